@@ -1,0 +1,268 @@
+//! Kafka brokers in ZooKeeper mode: server.properties (production's file overlaid), the JAAS file,
+//! the one-shot bootstrap that writes SCRAM credentials and ACLs into ZooKeeper before any broker
+//! starts, and the start command for each image flavor.
+
+use std::collections::BTreeMap;
+
+use super::{zookeeper, ConfigFile, CONFIG_DIR};
+use crate::scenario::{Flavor, NodeId, Resource, Stack, ADMIN_USER};
+use crate::secrets::Credentials;
+
+/// Listener other brokers use, on the docker network.
+pub const INTERNAL_PORT: u16 = 9092;
+/// Listener clients on the host use, published on 127.0.0.1.
+pub const EXTERNAL_PORT: u16 = 9093;
+pub const DATA_DIR: &str = "/var/lib/kafka/data";
+/// Mount point of the broker's named volume: its data survives a replacement of the container.
+pub const VOLUME_DIR: &str = "/var/lib/kafka";
+pub const SCRAM: &str = "SCRAM-SHA-512";
+
+/// Where a key of the rendered file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    HarnessDefault,
+    Production,
+    StackConfig,
+    Harness,
+}
+
+/// A key the user set that the harness replaced, and why it had to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Overridden {
+    pub key: String,
+    pub from: Origin,
+    pub user_value: String,
+    pub harness_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerProperties {
+    pub entries: BTreeMap<String, (String, Origin)>,
+    pub overridden: Vec<Overridden>,
+}
+
+impl ServerProperties {
+    pub fn render(&self, node: NodeId) -> String {
+        let mut out = format!(
+            "# rendered by kafka-harness for {node}\n\
+             # origin of each key: harness-default < production < stack-config < harness\n"
+        );
+        for (k, (v, origin)) in &self.entries {
+            let tag = match origin {
+                Origin::HarnessDefault => "harness-default",
+                Origin::Production => "production",
+                Origin::StackConfig => "stack-config",
+                Origin::Harness => "harness",
+            };
+            out.push_str(&format!("{k}={v}\t# {tag}\n"));
+        }
+        out
+    }
+}
+
+/// The ZooKeeper connection string, keeping production's chroot if its file names one.
+pub fn zookeeper_connect(stack: &Stack) -> String {
+    let chroot = stack
+        .kafka
+        .overlay
+        .as_ref()
+        .and_then(|o| o.get("zookeeper.connect"))
+        .and_then(|c| c.find('/').map(|i| c[i..].to_owned()))
+        .unwrap_or_default();
+    format!("{}{chroot}", zookeeper::connect_string(stack))
+}
+
+/// Layers, lowest first: harness defaults, production's file, the stack's `config`, then the keys
+/// the harness must own for the copy to run at all (listeners, ids, paths, connection strings,
+/// and the SCRAM/ACL security the harness authenticates with).
+pub fn server_properties(stack: &Stack, broker: u8, external_host_port: u16) -> ServerProperties {
+    let n = u32::from(stack.kafka.brokers);
+    let mut entries: BTreeMap<String, (String, Origin)> = BTreeMap::new();
+    let defaults = [
+        ("offsets.topic.replication.factor", n.min(3).to_string()),
+        ("transaction.state.log.replication.factor", n.min(3).to_string()),
+        ("transaction.state.log.min.isr", n.min(2).to_string()),
+        ("group.initial.rebalance.delay.ms", "0".to_owned()),
+        ("num.partitions", "1".to_owned()),
+    ];
+    for (k, v) in defaults {
+        entries.insert(k.to_owned(), (v, Origin::HarnessDefault));
+    }
+    if let Some(overlay) = &stack.kafka.overlay {
+        for (k, v) in &overlay.entries {
+            entries.insert(k.clone(), (v.clone(), Origin::Production));
+        }
+    }
+    for (k, v) in &stack.kafka.config {
+        entries.insert(k.clone(), (v.clone(), Origin::StackConfig));
+    }
+
+    let node = NodeId::Kafka(broker);
+    let super_users = {
+        let admin = format!("User:{ADMIN_USER}");
+        match entries.get("super.users") {
+            Some((v, _)) if !v.split(';').any(|p| p.trim() == admin) => format!("{v};{admin}"),
+            Some((v, _)) => v.clone(),
+            None => admin,
+        }
+    };
+    let owned = [
+        ("broker.id", broker.to_string()),
+        (
+            "listeners",
+            format!("INTERNAL://0.0.0.0:{INTERNAL_PORT},EXTERNAL://0.0.0.0:{EXTERNAL_PORT}"),
+        ),
+        (
+            "advertised.listeners",
+            format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
+        ),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT".to_owned(),
+        ),
+        ("inter.broker.listener.name", "INTERNAL".to_owned()),
+        ("sasl.enabled.mechanisms", SCRAM.to_owned()),
+        ("sasl.mechanism.inter.broker.protocol", SCRAM.to_owned()),
+        ("log.dirs", DATA_DIR.to_owned()),
+        ("zookeeper.connect", zookeeper_connect(stack)),
+        (
+            "authorizer.class.name",
+            "kafka.security.authorizer.AclAuthorizer".to_owned(),
+        ),
+        ("allow.everyone.if.no.acl.found", "false".to_owned()),
+        ("super.users", super_users),
+    ];
+    // Keys that would contradict the owned ones if left in place.
+    let conflicting = ["log.dir", "port", "host.name", "advertised.host.name", "advertised.port", "security.inter.broker.protocol"];
+    let mut overridden = Vec::new();
+    for k in conflicting {
+        if let Some((v, origin)) = entries.remove(k) {
+            if origin != Origin::HarnessDefault {
+                overridden.push(Overridden {
+                    key: k.to_owned(),
+                    from: origin,
+                    user_value: v,
+                    harness_value: "(removed)".to_owned(),
+                });
+            }
+        }
+    }
+    for (k, v) in owned {
+        if let Some((old, origin)) = entries.get(k) {
+            if *origin != Origin::HarnessDefault && *old != v {
+                overridden.push(Overridden {
+                    key: k.to_owned(),
+                    from: *origin,
+                    user_value: old.clone(),
+                    harness_value: v.clone(),
+                });
+            }
+        }
+        entries.insert(k.to_owned(), (v, Origin::Harness));
+    }
+    overridden.sort_by(|a, b| a.key.cmp(&b.key));
+    ServerProperties {
+        entries,
+        overridden,
+    }
+}
+
+/// The broker's own login: brokers authenticate to each other as the harness's admin.
+pub fn render_jaas(creds: &Credentials) -> String {
+    let password = creds
+        .password(ADMIN_USER)
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
+    format!(
+        "KafkaServer {{\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\";\n}};\n"
+    )
+}
+
+pub const JAAS_FILE: &str = "kafka_server_jaas.conf";
+
+pub fn broker_files(props: &ServerProperties, node: NodeId, creds: &Credentials) -> Vec<ConfigFile> {
+    vec![
+        ConfigFile::new("server.properties", props.render(node)),
+        ConfigFile::secret(JAAS_FILE, render_jaas(creds)),
+    ]
+}
+
+pub fn broker_env(stack: &Stack) -> Vec<(String, String)> {
+    vec![
+        (
+            "KAFKA_HEAP_OPTS".into(),
+            format!("-Xmx{0} -Xms{0}", stack.kafka.heap),
+        ),
+        (
+            "KAFKA_OPTS".into(),
+            format!("-Djava.security.auth.login.config={CONFIG_DIR}/{JAAS_FILE}"),
+        ),
+    ]
+}
+
+/// Path of a Kafka tool inside an image of the given flavor.
+fn tool(flavor: Flavor, name: &str) -> String {
+    match flavor {
+        Flavor::Harness => name.to_owned(),
+        Flavor::Apache => format!("/opt/kafka/bin/{name}.sh"),
+        Flavor::Confluent => format!("/usr/bin/{name}"),
+        Flavor::Bitnami => format!("/opt/bitnami/kafka/bin/{name}.sh"),
+        Flavor::OfficialZooKeeper => name.to_owned(),
+    }
+}
+
+pub fn command(flavor: Flavor) -> Vec<String> {
+    vec![
+        tool(flavor, "kafka-server-start"),
+        format!("{CONFIG_DIR}/server.properties"),
+    ]
+}
+
+/// The files and command of the one-shot container that writes every user's SCRAM credential and
+/// every ACL into ZooKeeper. Passwords only ever sit in the per-user files, never on a command line.
+pub fn bootstrap(stack: &Stack, flavor: Flavor, creds: &Credentials) -> (Vec<ConfigFile>, Vec<String>) {
+    let zk = zookeeper_connect(stack);
+    let mut files = Vec::new();
+    let mut script = String::from("set -eu\n");
+    for (user, secret) in creds.iter() {
+        let file = format!("scram-{user}.properties");
+        files.push(ConfigFile::secret(
+            &file,
+            format!("{SCRAM}=[iterations=4096,password={}]\n", secret.expose()),
+        ));
+        script.push_str(&format!(
+            "echo 'kafka-harness: SCRAM credential for {user}'\n{} --zookeeper {zk} --alter --add-config-file {CONFIG_DIR}/{file} --entity-type users --entity-name {user}\n",
+            tool(flavor, "kafka-configs")
+        ));
+    }
+    for user in &stack.users {
+        for acl in &user.acls {
+            let resource = match &acl.resource {
+                Resource::Topic(t) => format!("--topic '{t}'"),
+                Resource::Group(g) => format!("--group '{g}'"),
+                Resource::Cluster => "--cluster".to_owned(),
+            };
+            let pattern = if acl.prefixed {
+                " --resource-pattern-type prefixed"
+            } else {
+                ""
+            };
+            let ops: String = acl
+                .operations
+                .iter()
+                .map(|o| format!(" --operation {}", o.kafka_name()))
+                .collect();
+            script.push_str(&format!(
+                "echo 'kafka-harness: ACL for {user}'\n{} --authorizer-properties zookeeper.connect={zk} --add --allow-principal User:{user}{ops} {resource}{pattern} > /dev/null\n",
+                tool(flavor, "kafka-acls"),
+                user = user.name,
+            ));
+        }
+    }
+    files.push(ConfigFile::new("bootstrap.sh", script));
+    (
+        files,
+        vec!["sh".into(), format!("{CONFIG_DIR}/bootstrap.sh")],
+    )
+}

@@ -1,0 +1,9 @@
+//! kafka-harness: declarative upgrade rehearsals for Kafka data platforms.
+//!
+//! Data flows one way: files (`scenario`) → `plan` → `runtime` (Docker, `components`) → `steps` →
+//! `report`. Nothing before `runtime` needs Docker.
+
+pub mod scenario;
+pub mod components;
+pub mod runtime;
+pub mod secrets;

@@ -1,0 +1,3 @@
+//! Docker, images, and bringing a stack up along its dependency graph.
+
+pub mod docker;

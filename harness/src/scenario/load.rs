@@ -1,0 +1,645 @@
+//! Reading stack and scenario files and turning them into validated domain types.
+//! Every problem found is collected with its location, so one run of `validate` shows them all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::diagnostics::{did_you_mean, Diagnostic, InputError, KeyPath, Source};
+use super::model::*;
+use super::serde_types::*;
+
+/// Kafka releases whose ZooKeeper mode the harness can run: 3.0 up to the last 3.x (4.0 removed it).
+const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
+/// ZooKeeper releases whose server and 4lw commands the harness knows.
+const ZOOKEEPER_SUPPORTED: (Version, Version) = (Version::new(3, 5, 0), Version::new(4, 0, 0));
+
+/// Broker settings that must not exceed the number of brokers, or the broker cannot serve groups.
+const PER_BROKER_COUNT_KEYS: &[&str] = &[
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "default.replication.factor",
+];
+
+/// What kind of file a path holds, decided by its content: scenarios name a `stack`.
+#[derive(Debug)]
+pub enum Document {
+    Stack(Stack),
+    Scenario(Box<Scenario>),
+}
+
+pub fn load_document(path: &Path) -> Result<Document, InputError> {
+    let source = Source::read(path)?;
+    let is_scenario = serde_yaml::from_str::<serde_yaml::Value>(&source.text)
+        .ok()
+        .and_then(|v| v.as_mapping().map(|m| m.contains_key("stack")))
+        .unwrap_or(false);
+    if is_scenario {
+        scenario_from_source(&source).map(|s| Document::Scenario(Box::new(s)))
+    } else {
+        stack_from_source(&source).map(Document::Stack)
+    }
+}
+
+pub fn load_stack(path: &Path) -> Result<Stack, InputError> {
+    stack_from_source(&Source::read(path)?)
+}
+
+pub fn load_scenario(path: &Path) -> Result<Scenario, InputError> {
+    scenario_from_source(&Source::read(path)?)
+}
+
+/// Collects diagnostics against one source file.
+struct Checker<'a> {
+    source: &'a Source,
+    found: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(source: &'a Source) -> Self {
+        Self {
+            source,
+            found: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.found.push(self.source.error(path, message));
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, InputError> {
+        if self.found.is_empty() {
+            Ok(value)
+        } else {
+            Err(InputError {
+                diagnostics: self.found,
+            })
+        }
+    }
+
+    fn duration(&mut self, path: &KeyPath, raw: Option<&str>, default: Duration) -> Duration {
+        match raw.map(parse_duration) {
+            None => default,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                self.error(path, e);
+                default
+            }
+        }
+    }
+
+    fn version(&mut self, path: &KeyPath, raw: &str, range: (Version, Version), what: &str) -> Version {
+        match raw.parse::<Version>() {
+            Ok(v) if v >= range.0 && v < range.1 => v,
+            Ok(v) => {
+                self.error(
+                    path,
+                    format!(
+                        "unsupported version \"{v}\": {what} supports {} up to (not including) {}",
+                        range.0, range.1
+                    ),
+                );
+                v
+            }
+            Err(e) => {
+                self.error(path, e);
+                range.0
+            }
+        }
+    }
+}
+
+fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
+    let raw: StackSerde = source.parse()?;
+    let mut c = Checker::new(source);
+    let root = KeyPath::root();
+    let base_dir = source.path.parent().unwrap_or(Path::new("."));
+
+    let zk_path = root.key("zookeeper");
+    let zk_version = c.version(
+        &zk_path.key("version"),
+        &raw.zookeeper.version,
+        ZOOKEEPER_SUPPORTED,
+        "the harness",
+    );
+    if !matches!(raw.zookeeper.nodes, 1 | 3 | 5 | 7) {
+        c.error(
+            &zk_path.key("nodes"),
+            format!(
+                "an ensemble of {} nodes cannot keep a majority well; expected 1, 3, 5 or 7",
+                raw.zookeeper.nodes
+            ),
+        );
+    }
+    let zk_image = image_ref(
+        &mut c,
+        &zk_path.key("image"),
+        raw.zookeeper.image.as_deref(),
+        "zookeeper",
+        zk_version,
+    );
+    let zookeeper = ZooKeeperSpec {
+        version: zk_version,
+        nodes: raw.zookeeper.nodes,
+        image: zk_image,
+        heap: heap(&mut c, &zk_path.key("heap"), raw.zookeeper.heap, "128m"),
+        start_timeout: c.duration(
+            &zk_path.key("start_timeout"),
+            raw.zookeeper.start_timeout.as_deref(),
+            Duration::from_secs(90),
+        ),
+    };
+
+    let k_path = root.key("kafka");
+    if matches!(raw.kafka.mode, KafkaModeSerde::Kraft) {
+        c.error(
+            &k_path.key("mode"),
+            "kraft mode is not supported yet; use `mode: zookeeper` with a 3.x release",
+        );
+    }
+    let k_version = c.version(
+        &k_path.key("version"),
+        &raw.kafka.version,
+        KAFKA_ZK_MODE,
+        "ZooKeeper mode (removed in Kafka 4.0)",
+    );
+    if !(1..=9).contains(&raw.kafka.brokers) {
+        c.error(
+            &k_path.key("brokers"),
+            format!("{} brokers: expected 1 to 9", raw.kafka.brokers),
+        );
+    }
+    let k_image = image_ref(&mut c, &k_path.key("image"), raw.kafka.image.as_deref(), "kafka", k_version);
+    let overlay = raw.kafka.server_properties.as_deref().and_then(|rel| {
+        let path = base_dir.join(rel);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(PropertiesFile {
+                entries: parse_properties(&text),
+                path,
+            }),
+            Err(e) => {
+                c.error(
+                    &k_path.key("server_properties"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    });
+    let config: BTreeMap<String, String> = raw
+        .kafka
+        .config
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    check_counts_fit(&mut c, &k_path, overlay.as_ref(), &config, raw.kafka.brokers);
+    let kafka = KafkaSpec {
+        version: k_version,
+        brokers: raw.kafka.brokers,
+        image: k_image,
+        heap: heap(&mut c, &k_path.key("heap"), raw.kafka.heap, "256m"),
+        start_timeout: c.duration(
+            &k_path.key("start_timeout"),
+            raw.kafka.start_timeout.as_deref(),
+            Duration::from_secs(180),
+        ),
+        overlay,
+        config,
+    };
+
+    let mut users = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, u) in raw.security.users.into_iter().enumerate() {
+        let up = root.key("security").key("users").index(i);
+        if u.name == ADMIN_USER {
+            c.error(&up.key("name"), "`admin` is reserved for the harness's own super user");
+        } else if !valid_name(&u.name) {
+            c.error(&up.key("name"), format!("`{}` is not a valid user name; use letters, digits, '.', '_' and '-'", u.name));
+        } else if !seen.insert(u.name.clone()) {
+            c.error(&up.key("name"), format!("user `{}` is declared twice", u.name));
+        }
+        let mut acls = Vec::new();
+        for (j, a) in u.acls.into_iter().enumerate() {
+            let ap = up.key("acls").index(j);
+            let resource = match (a.topic, a.group, a.cluster) {
+                (Some(t), None, false) => Resource::Topic(t),
+                (None, Some(g), false) => Resource::Group(g),
+                (None, None, true) => Resource::Cluster,
+                _ => {
+                    c.error(&ap, "an ACL names exactly one of `topic`, `group` or `cluster: true`");
+                    continue;
+                }
+            };
+            if a.operations.is_empty() {
+                c.error(&ap.key("operations"), "at least one operation is needed");
+            }
+            acls.push(Acl {
+                resource,
+                prefixed: a.prefixed,
+                operations: a.operations.into_iter().map(operation).collect(),
+            });
+        }
+        users.push(User { name: u.name, acls });
+    }
+
+    c.finish(Stack {
+        name: raw.name,
+        description: raw.description,
+        source: source.path.clone(),
+        zookeeper,
+        kafka,
+        users,
+    })
+}
+
+fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
+    let raw: ScenarioSerde = source.parse()?;
+    let base_dir = source.path.parent().unwrap_or(Path::new("."));
+    let stack_path = base_dir.join(&raw.stack);
+    let mut c = Checker::new(source);
+    let root = KeyPath::root();
+    if !stack_path.is_file() {
+        c.error(
+            &root.key("stack"),
+            format!("stack file {} does not exist", stack_path.display()),
+        );
+        return Err(InputError { diagnostics: c.found });
+    }
+    // Problems inside the stack are reported against the stack's own file.
+    let stack = load_stack(&stack_path)?;
+
+    let mut topics = Vec::new();
+    let mut topic_names = BTreeSet::new();
+    for (i, t) in raw.topics.into_iter().enumerate() {
+        let tp = root.key("topics").index(i);
+        if !valid_name(&t.name) || t.name.len() > 249 {
+            c.error(&tp.key("name"), format!("`{}` is not a legal Kafka topic name", t.name));
+        } else if !topic_names.insert(t.name.clone()) {
+            c.error(&tp.key("name"), format!("topic `{}` is declared twice", t.name));
+        }
+        if t.partitions == 0 {
+            c.error(&tp.key("partitions"), "a topic needs at least 1 partition");
+        }
+        if t.replication_factor == 0 || t.replication_factor > u16::from(stack.kafka.brokers) {
+            c.error(
+                &tp.key("replication_factor"),
+                format!(
+                    "replication factor {} needs between 1 and the stack's {} broker(s)",
+                    t.replication_factor, stack.kafka.brokers
+                ),
+            );
+        }
+        topics.push(Topic {
+            name: t.name,
+            partitions: t.partitions,
+            replication_factor: t.replication_factor,
+            config: t.config.into_iter().map(|(k, v)| (k, v.0)).collect(),
+        });
+    }
+
+    let user_names: Vec<&str> = std::iter::once(ADMIN_USER)
+        .chain(stack.users.iter().map(|u| u.name.as_str()))
+        .collect();
+    let nodes: Vec<String> = (1..=stack.zookeeper.nodes)
+        .map(|n| NodeId::ZooKeeper(n).to_string())
+        .chain((1..=stack.kafka.brokers).map(|n| NodeId::Kafka(n).to_string()))
+        .collect();
+
+    let mut steps = Vec::new();
+    for (i, s) in raw.steps.into_iter().enumerate() {
+        let sp = root.key("steps").index(i);
+        let user = |c: &mut Checker, kind: &str, name: &str| {
+            if !user_names.contains(&name) {
+                let hint = did_you_mean(name, user_names.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                c.error(
+                    &sp.key(kind).key("user"),
+                    format!(
+                        "unknown user `{name}`: the stack {} declares {}{hint}",
+                        stack.source.display(),
+                        user_names.join(", ")
+                    ),
+                );
+            }
+        };
+        let step = match s {
+            StepSerde::Produce(p) => {
+                user(&mut c, "produce", &p.user);
+                check_topic(&mut c, &sp.key("produce"), &p.topic, &topic_names);
+                Step::Produce {
+                    timeout: c.duration(&sp.key("produce").key("timeout"), p.timeout.as_deref(), Duration::from_secs(30)),
+                    topic: p.topic,
+                    user: p.user,
+                    records: p.records,
+                }
+            }
+            StepSerde::Consume(p) => {
+                user(&mut c, "consume", &p.user);
+                check_topic(&mut c, &sp.key("consume"), &p.topic, &topic_names);
+                Step::Consume {
+                    timeout: c.duration(&sp.key("consume").key("timeout"), p.timeout.as_deref(), Duration::from_secs(60)),
+                    topic: p.topic,
+                    user: p.user,
+                    group: p.group,
+                    records: p.records,
+                }
+            }
+            StepSerde::ExpectRefused(r) => match (r.client, r.user) {
+                (RefusedClientSerde::Anonymous, None) => Step::ExpectRefused(RefusedClient::Anonymous),
+                (RefusedClientSerde::Anonymous, Some(_)) => {
+                    c.error(&sp.key("expect_refused").key("user"), "an anonymous client has no user; remove `user`");
+                    continue;
+                }
+                (RefusedClientSerde::WrongPassword, Some(u)) => {
+                    user(&mut c, "expect_refused", &u);
+                    Step::ExpectRefused(RefusedClient::WrongPassword { user: u })
+                }
+                (RefusedClientSerde::WrongPassword, None) => {
+                    c.error(&sp.key("expect_refused"), "`client: wrong_password` needs a `user` whose name to present");
+                    continue;
+                }
+            },
+            StepSerde::ExpectDenied(d) => {
+                user(&mut c, "expect_denied", &d.user);
+                if d.user == ADMIN_USER {
+                    c.error(&sp.key("expect_denied").key("user"), "`admin` is a super user and is never denied");
+                }
+                Step::ExpectDenied {
+                    user: d.user,
+                    topic: d.topic,
+                    operation: match d.operation {
+                        DeniedOperationSerde::Read => DeniedOperation::Read,
+                        DeniedOperationSerde::Write => DeniedOperation::Write,
+                    },
+                }
+            }
+            StepSerde::Restart(r) => {
+                let node = match r.node.parse::<NodeId>() {
+                    Ok(n) if nodes.contains(&r.node) => n,
+                    _ => {
+                        let hint = did_you_mean(&r.node, nodes.iter().map(String::as_str))
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        c.error(
+                            &sp.key("restart").key("node"),
+                            format!("unknown component `{}`: the stack has {}{hint}", r.node, nodes.join(", ")),
+                        );
+                        continue;
+                    }
+                };
+                Step::Restart {
+                    node,
+                    timeout: c.duration(&sp.key("restart").key("timeout"), r.timeout.as_deref(), Duration::from_secs(180)),
+                }
+            }
+            StepSerde::Wait(w) => Step::Wait(c.duration(&sp.key("wait").key("duration"), Some(&w.duration), Duration::ZERO)),
+        };
+        steps.push(step);
+    }
+    if steps.is_empty() && c.found.is_empty() {
+        c.error(&root.key("steps"), "a scenario needs at least one step");
+    }
+
+    c.finish(Scenario {
+        name: raw.name,
+        description: raw.description,
+        source: source.path.clone(),
+        stack,
+        topics,
+        steps,
+    })
+}
+
+fn check_topic(c: &mut Checker, path: &KeyPath, topic: &str, declared: &BTreeSet<String>) {
+    if !declared.contains(topic) {
+        let hint = did_you_mean(topic, declared.iter().map(String::as_str))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        c.error(
+            &path.key("topic"),
+            format!("topic `{topic}` is not declared under `topics`{hint}"),
+        );
+    }
+}
+
+fn check_counts_fit(
+    c: &mut Checker,
+    k_path: &KeyPath,
+    overlay: Option<&PropertiesFile>,
+    config: &BTreeMap<String, String>,
+    brokers: u8,
+) {
+    for key in PER_BROKER_COUNT_KEYS {
+        let from_overlay = overlay.and_then(|o| o.get(key).map(|v| (v, format!("{} sets", o.path.display()))));
+        let from_inline = config.get(*key).map(|v| (v.as_str(), "`config` sets".to_owned()));
+        if let Some((value, origin)) = from_inline.or(from_overlay) {
+            if value.trim().parse::<u32>().is_ok_and(|n| n > u32::from(brokers)) {
+                c.error(
+                    &k_path.key("brokers"),
+                    format!("{origin} {key}={value}, which needs at least {value} brokers; the stack has {brokers}"),
+                );
+            }
+        }
+    }
+}
+
+fn image_ref(c: &mut Checker, path: &KeyPath, raw: Option<&str>, component: &str, version: Version) -> ImageRef {
+    let Some(reference) = raw else {
+        return ImageRef::Built {
+            tag: format!("kafka-harness/{component}:{version}"),
+        };
+    };
+    let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
+    let repo = repo.rsplit('/').take(2).collect::<Vec<_>>();
+    let repo = match repo.as_slice() {
+        [name, org] => format!("{org}/{name}"),
+        [name] => (*name).to_owned(),
+        _ => String::new(),
+    };
+    let flavor = match (component, repo.as_str()) {
+        (_, r) if r.starts_with("kafka-harness/") => Flavor::Harness,
+        ("kafka", "apache/kafka") => Flavor::Apache,
+        ("kafka", "confluentinc/cp-kafka") | ("zookeeper", "confluentinc/cp-zookeeper") => Flavor::Confluent,
+        ("kafka", "bitnami/kafka") | ("zookeeper", "bitnami/zookeeper") => Flavor::Bitnami,
+        ("zookeeper", "zookeeper" | "library/zookeeper") => Flavor::OfficialZooKeeper,
+        _ => {
+            let known = if component == "kafka" {
+                "apache/kafka, confluentinc/cp-kafka, bitnami/kafka"
+            } else {
+                "zookeeper, confluentinc/cp-zookeeper, bitnami/zookeeper"
+            };
+            c.error(path, format!("unknown image `{reference}`: the harness knows how to configure {known}, or omit `image` to build one"));
+            Flavor::Harness
+        }
+    };
+    if flavor == Flavor::Harness {
+        return ImageRef::Built {
+            tag: reference.to_owned(),
+        };
+    }
+    ImageRef::Upstream {
+        reference: reference.to_owned(),
+        flavor,
+    }
+}
+
+fn heap(c: &mut Checker, path: &KeyPath, raw: Option<String>, default: &str) -> String {
+    let h = raw.unwrap_or_else(|| default.to_owned());
+    let ok = h.len() > 1
+        && h[..h.len() - 1].chars().all(|ch| ch.is_ascii_digit())
+        && matches!(h.chars().last(), Some('m' | 'g' | 'M' | 'G'));
+    if !ok {
+        c.error(path, format!("`{h}` is not a heap size; expected e.g. \"256m\" or \"1g\""));
+    }
+    h
+}
+
+fn operation(o: OperationSerde) -> Operation {
+    match o {
+        OperationSerde::All => Operation::All,
+        OperationSerde::Read => Operation::Read,
+        OperationSerde::Write => Operation::Write,
+        OperationSerde::Create => Operation::Create,
+        OperationSerde::Delete => Operation::Delete,
+        OperationSerde::Alter => Operation::Alter,
+        OperationSerde::Describe => Operation::Describe,
+        OperationSerde::ClusterAction => Operation::ClusterAction,
+        OperationSerde::DescribeConfigs => Operation::DescribeConfigs,
+        OperationSerde::AlterConfigs => Operation::AlterConfigs,
+        OperationSerde::IdempotentWrite => Operation::IdempotentWrite,
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+}
+
+/// "500ms", "30s", "2m", "1h".
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; expected e.g. \"500ms\", \"30s\", \"2m\""))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("`{s}` has no known unit; expected ms, s, m or h, e.g. \"30s\"")),
+    }
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+/// Java properties: `key=value`, `key: value` or `key value`; `#`/`!` comments; `\` continues a line.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut logical = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            logical.push_str(stripped);
+            continue;
+        }
+        logical.push_str(line);
+        let entry = std::mem::take(&mut logical);
+        let sep = entry.find(['=', ':', ' ', '\t']).unwrap_or(entry.len());
+        let key = entry[..sep].trim().to_owned();
+        let rest = entry[sep..].trim_start();
+        let value = rest
+            .strip_prefix(['=', ':'])
+            .unwrap_or(rest)
+            .trim()
+            .to_owned();
+        out.push((key, value));
+    }
+    out
+}
+
+impl PropertiesFile {
+    /// The value a Java `Properties` would hold for `key` (the last one wins).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every YAML file below `path` (or `path` itself), in a stable order.
+pub fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut dirs = vec![path.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_forms() {
+        let p = parse_properties("# c\n! c\na=1\nb : 2\nc 3\nd=x\\\n  y\n\ne=\n");
+        assert_eq!(
+            p,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), "3".into()),
+                ("d".into(), "xy".into()),
+                ("e".into(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2 weeks").is_err());
+        assert!(parse_duration("s").is_err());
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!("3.7.2".parse::<Version>(), Ok(Version::new(3, 7, 2)));
+        assert!("3.7".parse::<Version>().is_err());
+        assert!(Version::new(3, 9, 1) < Version::new(3, 10, 0));
+    }
+}

@@ -1,0 +1,29 @@
+//! Stack and scenario files: their model, loading and diagnostics.
+
+mod diagnostics;
+mod load;
+mod model;
+pub(crate) mod serde_types;
+
+pub use diagnostics::{Diagnostic, InputError};
+pub use load::{
+    format_duration, load_document, load_scenario, load_stack, parse_duration, parse_properties,
+    yaml_files, Document,
+};
+pub use model::*;
+
+/// JSON Schemas of both file kinds, generated from the serde types.
+pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
+    [
+        (
+            "stack.schema.json",
+            serde_json::to_value(schemars::schema_for!(serde_types::StackSerde))
+                .expect("schemas serialize"),
+        ),
+        (
+            "scenario.schema.json",
+            serde_json::to_value(schemars::schema_for!(serde_types::ScenarioSerde))
+                .expect("schemas serialize"),
+        ),
+    ]
+}

@@ -1,0 +1,84 @@
+//! Passwords generated for each run. They live in memory and in the containers' credential files
+//! only: `Secret` has no `Display`, and its `Debug` never shows the value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::scenario::{Stack, ADMIN_USER};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn generate() -> Self {
+        Self(Alphanumeric.sample_string(&mut rand::rng(), 24))
+    }
+
+    /// The value, for the few places that must hand it to a client or a credential file.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    #[cfg(test)]
+    pub fn fixed(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The SCRAM password of every user of a run, the harness's `admin` included.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    passwords: BTreeMap<String, Secret>,
+}
+
+impl Credentials {
+    pub fn generate(stack: &Stack) -> Self {
+        let passwords = std::iter::once(ADMIN_USER.to_owned())
+            .chain(stack.users.iter().map(|u| u.name.clone()))
+            .map(|u| (u, Secret::generate()))
+            .collect();
+        Self { passwords }
+    }
+
+    #[cfg(test)]
+    pub fn fixed(stack: &Stack) -> Self {
+        let passwords = std::iter::once(ADMIN_USER.to_owned())
+            .chain(stack.users.iter().map(|u| u.name.clone()))
+            .map(|u| {
+                let s = Secret::fixed(&format!("{u}-secret"));
+                (u, s)
+            })
+            .collect();
+        Self { passwords }
+    }
+
+    /// Users in a stable order with their passwords.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.passwords.iter().map(|(u, s)| (u.as_str(), s))
+    }
+
+    pub fn password(&self, user: &str) -> Option<&Secret> {
+        self.passwords.get(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = Secret::fixed("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.expose(), "hunter2");
+        assert_eq!(Secret::generate().expose().len(), 24);
+    }
+}

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# Builds the offline Docker images used by kafka-harness.
+#
+#   build.sh [--force] base                 -> debian:bookworm-slim
+#   build.sh [--force] jre                  -> kafka-harness/jre:17
+#   build.sh [--force] kafka VERSION        -> kafka-harness/kafka:VERSION
+#   build.sh [--force] zookeeper VERSION    -> kafka-harness/zookeeper:VERSION
+#
+# Idempotent: an existing tag is reported as "already present: TAG" and left
+# alone. --force rebuilds the requested target only (its prerequisites are
+# still built only when missing). Prerequisites are built automatically
+# (kafka|zookeeper -> jre -> base).
+#
+# Output contract: progress lines start with "==> "; on failure a single
+# "error: ..." line is printed on stderr and the exit status is non-zero.
+#
+# Environment (all optional):
+#   DEBIAN_MIRROR   mirror URL for debootstrap (default: read from the host's apt sources)
+#   KH_BUILD_LOG_DIR  where tool logs are kept on failure (default: a temp dir, path printed)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+BASE_TAG="debian:bookworm-slim"
+JRE_TAG="kafka-harness/jre:17"
+KAFKA_REPO="kafka-harness/kafka"
+ZK_REPO="kafka-harness/zookeeper"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat >&2 <<'EOF'
+usage: build.sh [--force] base
+       build.sh [--force] jre
+       build.sh [--force] kafka VERSION
+       build.sh [--force] zookeeper VERSION
+EOF
+  exit 2
+}
+
+# ---------------------------------------------------------------- helpers --
+
+TMP_DIRS=()
+LOG_DIR=""
+cleanup() {
+  local rc=$? d
+  for d in "${TMP_DIRS[@]+"${TMP_DIRS[@]}"}"; do
+    [ -n "$d" ] && [ -d "$d" ] && rm -rf -- "$d"
+  done
+  # keep tool logs only when something failed
+  if [ "$rc" -eq 0 ] && [ -z "${KH_BUILD_LOG_DIR:-}" ] && [ -n "$LOG_DIR" ]; then
+    rm -rf -- "$LOG_DIR"
+  elif [ -n "$LOG_DIR" ] && [ -d "$LOG_DIR" ]; then
+    rmdir -- "$LOG_DIR" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# new_tmp VAR: creates a temp dir (removed on exit) and stores its path in VAR
+new_tmp() {
+  local d
+  d="$(mktemp -d "${TMPDIR:-/tmp}/kh-image.XXXXXX")"
+  TMP_DIRS+=("$d")
+  printf -v "$1" '%s' "$d"
+}
+
+init_log_dir() {
+  if [ -n "${KH_BUILD_LOG_DIR:-}" ]; then
+    mkdir -p "$KH_BUILD_LOG_DIR"
+    LOG_DIR="$KH_BUILD_LOG_DIR"
+  else
+    LOG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/kh-image-logs.XXXXXX")"
+  fi
+}
+
+need() {
+  # need BINARY HINT
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+now() { date +%s; }
+
+check_docker() {
+  need docker "install it with apt-get install -y docker.io"
+  docker info >/dev/null 2>&1 || die "cannot talk to the Docker daemon (is dockerd running, and may this user use it?)"
+}
+
+check_version() {
+  # check_version COMPONENT VERSION
+  [ -n "$2" ] || die "missing VERSION for $1 (e.g. build.sh $1 3.7.2)"
+  [[ "$2" =~ ^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9.]+)?$ ]] \
+    || die "'$2' does not look like a $1 version (expected e.g. 3.7.2)"
+}
+
+# Runs the legacy (non-BuildKit) builder: the daemon is 20.10 and buildx is not
+# required. Output goes to a log; the tail is shown on failure.
+docker_build() {
+  # docker_build TAG CONTEXT [extra docker build args...]
+  local tag="$1" ctx="$2" log
+  shift 2
+  log="$LOG_DIR/docker-build-$(printf '%s' "$tag" | tr '/:' '__').log"
+  if ! DOCKER_BUILDKIT=0 docker build "$@" -t "$tag" "$ctx" >"$log" 2>&1; then
+    tail -n 15 "$log" | sed 's/^/    /' >&2
+    die "docker build of $tag failed (full log: $log)"
+  fi
+}
+
+# Serialise concurrent invocations (two harness runs building the same jre).
+take_lock() {
+  if command -v flock >/dev/null 2>&1; then
+    local lock="${TMPDIR:-/tmp}/kafka-harness-images.lock"
+    exec 9>>"$lock"
+    if ! flock -n 9; then
+      say "waiting for another build.sh to finish"
+      flock 9
+    fi
+  fi
+}
+
+# ------------------------------------------------------------------- base --
+
+# Prints the Debian mirror URL to use for bookworm, read from the host's apt
+# sources: the URIs: of a deb822 stanza whose Suites: contains "bookworm", or
+# a one-line "deb URL bookworm ..." entry. Falls back to any plain .../debian
+# mirror of another suite (the same mirror serves bookworm).
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then
+    printf '%s\n' "$DEBIAN_MIRROR"
+    return 0
+  fi
+  local f m=""
+  local -a sources=() lists=()
+  for f in /etc/apt/sources.list.d/*.sources; do [ -f "$f" ] && sources+=("$f"); done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do [ -f "$f" ] && lists+=("$f"); done
+
+  # pass 1: exact bookworm suite; pass 2: any suite on a URI ending in /debian
+  local pass
+  for pass in 1 2; do
+    if [ "${#sources[@]}" -gt 0 ]; then
+      m="$(awk -v pass="$pass" '
+        BEGIN { RS = ""; FS = "\n" }
+        {
+          uris = ""; suites = ""; enabled = 1; types = ""
+          for (i = 1; i <= NF; i++) {
+            line = $i
+            if (line ~ /^[ \t]*#/) continue
+            key = tolower(line); sub(/:.*/, "", key)
+            val = line; sub(/^[^:]*:[ \t]*/, "", val); gsub(/[ \t]+/, " ", val)
+            if (key == "uris") uris = val
+            else if (key == "suites") suites = " " val " "
+            else if (key == "types") types = " " val " "
+            else if (key == "enabled" && tolower(val) ~ /^no/) enabled = 0
+          }
+          if (!enabled || uris == "" || types !~ / deb /) next
+          n = split(uris, u, " ")
+          for (j = 1; j <= n; j++) {
+            if (pass == 1 && suites ~ / bookworm /) { print u[j]; exit }
+            if (pass == 2 && u[j] ~ /\/debian\/?$/) { print u[j]; exit }
+          }
+        }' "${sources[@]}" 2>/dev/null | head -n 1)"
+    fi
+    if [ -z "$m" ] && [ "${#lists[@]}" -gt 0 ]; then
+      m="$(awk -v pass="$pass" '
+        /^[ \t]*deb[ \t]/ {
+          i = 2
+          if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+          url = $(i); suite = $(i + 1)
+          if (pass == 1 && suite == "bookworm") { print url; exit }
+          if (pass == 2 && url ~ /\/debian\/?$/) { print url; exit }
+        }' "${lists[@]}" 2>/dev/null | head -n 1)"
+    fi
+    [ -n "$m" ] && break
+  done
+  [ -n "$m" ] || return 1
+  printf '%s\n' "$m"
+}
+
+build_base() {
+  local force="${1:-}"
+  if [ -z "$force" ] && have_image "$BASE_TAG"; then
+    say "already present: $BASE_TAG"
+    return 0
+  fi
+  local t0; t0="$(now)"
+
+  say "trying docker pull $BASE_TAG"
+  if timeout 30 docker pull -q "$BASE_TAG" >/dev/null 2>&1; then
+    say "pulled $BASE_TAG in $(( $(now) - t0 ))s"
+    return 0
+  fi
+
+  need debootstrap "install it with apt-get install -y debootstrap"
+  [ "$(id -u)" -eq 0 ] || die "building $BASE_TAG with debootstrap needs root (or docker pull access)"
+  local mirror
+  mirror="$(debian_mirror)" || die "no Debian mirror found in /etc/apt/sources.list* (set DEBIAN_MIRROR=URL)"
+
+  local tmp root log
+  new_tmp tmp
+  root="$tmp/rootfs"
+  log="$LOG_DIR/debootstrap.log"
+  say "registry unreachable; debootstrap bookworm (minbase) from the host's apt mirror"
+  if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1; then
+    tail -n 10 "$log" | sed 's/^/    /' >&2
+    die "debootstrap bookworm failed (full log: $log)"
+  fi
+
+  # Slim it like the official -slim variant and keep future installs slim too.
+  printf 'deb %s bookworm main\n' "$mirror" >"$root/etc/apt/sources.list"
+  mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
+  cat >"$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
+  cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  printf 'Acquire::Languages "none";\n' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/log/*.log \
+         "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old "$root"/tmp/* 
+  find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian/*
+  find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+
+  say "importing rootfs as $BASE_TAG"
+  if ! tar --numeric-owner --xattrs -C "$root" \
+        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . \
+      | docker import -c 'CMD ["bash"]' -m "debootstrap --variant=minbase bookworm" - "$BASE_TAG" >/dev/null; then
+    die "docker import of $BASE_TAG failed"
+  fi
+  say "built $BASE_TAG in $(( $(now) - t0 ))s"
+}
+
+# -------------------------------------------------------------------- jre --
+
+build_jre() {
+  local force="${1:-}"
+  if [ -z "$force" ] && have_image "$JRE_TAG"; then
+    say "already present: $JRE_TAG"
+    return 0
+  fi
+  build_base ""
+  local t0; t0="$(now)"
+  say "building $JRE_TAG (apt-get install openjdk-17-jre-headless)"
+  docker_build "$JRE_TAG" "$HERE/jre" --network host
+  say "built $JRE_TAG in $(( $(now) - t0 ))s"
+}
+
+# ------------------------------------------------------- kafka / zookeeper --
+
+# mvn_libs COMPONENT POM_DIR VERSION_PROPERTY VERSION GAV OUT_DIR
+mvn_libs() {
+  local comp="$1" pomdir="$2" prop="$3" version="$4" gav="$5" out="$6" log
+  need mvn "install Maven with apt-get install -y maven"
+  log="$LOG_DIR/mvn-$comp-$version.log"
+  say "resolving $gav:$version and its runtime dependencies with mvn"
+  if ! mvn -q -B -f "$pomdir/pom.xml" dependency:copy-dependencies \
+        "-D$prop=$version" -DincludeScope=runtime -DoutputDirectory="$out" \
+        -Dmdep.overWriteReleases=true >"$log" 2>&1; then
+    if grep -qE "(Could not (find|resolve|transfer) artifact|Could not resolve dependencies|Failure to find).*${gav//./\\.}" "$log" \
+       || grep -qE "Failure to find ${gav//./\\.}" "$log"; then
+      die "mvn could not resolve $gav:$version — is that a released version? (log: $log)"
+    fi
+    tail -n 10 "$log" | sed 's/^/    /' >&2
+    die "mvn failed resolving $gav:$version (full log: $log)"
+  fi
+  ls "$out"/*.jar >/dev/null 2>&1 || die "mvn resolved no jars for $gav:$version (log: $log)"
+}
+
+build_component() {
+  # build_component FORCE kafka|zookeeper VERSION
+  local force="$1" comp="$2" version="$3" repo gav prop tag
+  case "$comp" in
+    kafka)     repo="$KAFKA_REPO"; gav="org.apache.kafka:kafka_2.13";   prop="kafka.version" ;;
+    zookeeper) repo="$ZK_REPO";    gav="org.apache.zookeeper:zookeeper"; prop="zookeeper.version" ;;
+  esac
+  check_version "$comp" "$version"
+  tag="$repo:$version"
+  if [ -z "$force" ] && have_image "$tag"; then
+    say "already present: $tag"
+    return 0
+  fi
+  build_jre ""
+  local t0 tmp ctx; t0="$(now)"
+  new_tmp tmp
+  ctx="$tmp/context"
+  mkdir -p "$ctx"
+  cp -R "$HERE/$comp/." "$ctx/"
+  mvn_libs "$comp" "$ctx" "$prop" "$version" "$gav" "$ctx/libs"
+  rm -rf "$ctx/target"
+  say "building $tag ($(ls "$ctx/libs" | wc -l | tr -d ' ') jars, $(du -sh "$ctx/libs" | cut -f1))"
+  docker_build "$tag" "$ctx" --build-arg "VERSION=$version"
+  say "built $tag in $(( $(now) - t0 ))s"
+}
+
+# ------------------------------------------------------------------- main --
+
+FORCE=""
+if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
+[ $# -ge 1 ] || usage
+TARGET="$1"; shift
+
+case "$TARGET" in
+  base|jre) [ $# -eq 0 ] || usage ;;
+  kafka|zookeeper) [ $# -eq 1 ] || die "usage: build.sh [--force] $TARGET VERSION" ;;
+  -h|--help|help) usage ;;
+  *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION or zookeeper VERSION)" ;;
+esac
+
+check_docker
+take_lock
+init_log_dir
+
+case "$TARGET" in
+  base) build_base "$FORCE" ;;
+  jre) build_jre "$FORCE" ;;
+  kafka|zookeeper) build_component "$FORCE" "$TARGET" "$1" ;;
+esac
