@@ -68,6 +68,14 @@ impl Credentials {
     pub fn password(&self, user: &str) -> Option<&Secret> {
         self.passwords.get(user)
     }
+
+    /// `text` with every password of this run replaced by `***`: for anything shown to a person,
+    /// such as the log tail of a component that echoed its configuration.
+    pub fn redact(&self, text: &str) -> String {
+        self.passwords
+            .values()
+            .fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +88,19 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(***)");
         assert_eq!(s.expose(), "hunter2");
         assert_eq!(Secret::generate().expose().len(), 24);
+    }
+
+    #[test]
+    fn redact_hides_every_password() {
+        let stack = crate::scenario::load_stack(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../stacks/zk-scram-3.yaml"
+        )))
+        .expect("shipped stack loads");
+        let creds = Credentials::generate(&stack);
+        let leaked: String = creds.iter().map(|(u, s)| format!("{u}={} ", s.expose())).collect();
+        let shown = creds.redact(&leaked);
+        assert!(creds.iter().all(|(_, s)| !shown.contains(s.expose())));
+        assert!(shown.contains("admin=***"));
     }
 }

@@ -44,18 +44,22 @@ pub struct ServerProperties {
 
 impl ServerProperties {
     pub fn render(&self, node: NodeId) -> String {
-        let mut out = format!(
-            "# rendered by kafka-harness for {node}\n\
-             # origin of each key: harness-default < production < stack-config < harness\n"
-        );
-        for (k, (v, origin)) in &self.entries {
-            let tag = match origin {
-                Origin::HarnessDefault => "harness-default",
-                Origin::Production => "production",
-                Origin::StackConfig => "stack-config",
-                Origin::Harness => "harness",
-            };
-            out.push_str(&format!("{k}={v}\t# {tag}\n"));
+        let mut out = format!("# rendered by kafka-harness for {node}\n");
+        // Java properties have no trailing comments, so keys are grouped under their origin.
+        for (origin, title) in [
+            (Origin::HarnessDefault, "harness defaults (production may change them)"),
+            (Origin::Production, "production's server.properties"),
+            (Origin::StackConfig, "the stack's `config`"),
+            (Origin::Harness, "owned by the harness: listeners, ids, paths, connection strings, security"),
+        ] {
+            let keys: Vec<_> = self.entries.iter().filter(|(_, (_, o))| *o == origin).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("\n# {title}\n"));
+            for (k, (v, _)) in keys {
+                out.push_str(&format!("{k}={v}\n"));
+            }
         }
         out
     }
@@ -225,11 +229,29 @@ pub fn bootstrap(stack: &Stack, flavor: Flavor, creds: &Credentials) -> (Vec<Con
     let zk = zookeeper_connect(stack);
     let mut files = Vec::new();
     let mut script = String::from("set -eu\n");
+    // Brokers create production's chroot themselves, but credentials are written before any broker
+    // runs; the tools cannot create a missing chroot, so each level is created here.
+    if let Some(i) = zk.find('/') {
+        let (servers, chroot) = zk.split_at(i);
+        let shell = match flavor {
+            Flavor::Harness => "kafka-run org.apache.zookeeper.ZooKeeperMain".to_owned(),
+            _ => tool(flavor, "zookeeper-shell"),
+        };
+        let mut path = String::new();
+        for level in chroot.split('/').filter(|l| !l.is_empty()) {
+            path.push('/');
+            path.push_str(level);
+            script.push_str(&format!(
+                "echo 'kafka-harness: chroot {path}'\n{shell} -server {servers} create {path} '' > /dev/null 2>&1 || true\n"
+            ));
+        }
+    }
     for (user, secret) in creds.iter() {
         let file = format!("scram-{user}.properties");
         files.push(ConfigFile::secret(
             &file,
-            format!("{SCRAM}=[iterations=4096,password={}]\n", secret.expose()),
+            // The file form takes the value without the brackets `--add-config` needs.
+            format!("{SCRAM}=iterations=4096,password={}\n", secret.expose()),
         ));
         script.push_str(&format!(
             "echo 'kafka-harness: SCRAM credential for {user}'\n{} --zookeeper {zk} --alter --add-config-file {CONFIG_DIR}/{file} --entity-type users --entity-name {user}\n",

@@ -324,8 +324,15 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 );
             }
         };
-        let step = match s {
-            StepSerde::Produce(p) => {
+        let kind = match s.into_kind() {
+            Ok(k) => k,
+            Err(n) => {
+                c.error(&sp, format!("a step names exactly one kind (produce, consume, expect_refused, expect_denied, restart, wait); this one names {n}"));
+                continue;
+            }
+        };
+        let step = match kind {
+            StepKind::Produce(p) => {
                 user(&mut c, "produce", &p.user);
                 check_topic(&mut c, &sp.key("produce"), &p.topic, &topic_names);
                 Step::Produce {
@@ -335,7 +342,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     records: p.records,
                 }
             }
-            StepSerde::Consume(p) => {
+            StepKind::Consume(p) => {
                 user(&mut c, "consume", &p.user);
                 check_topic(&mut c, &sp.key("consume"), &p.topic, &topic_names);
                 Step::Consume {
@@ -346,7 +353,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     records: p.records,
                 }
             }
-            StepSerde::ExpectRefused(r) => match (r.client, r.user) {
+            StepKind::ExpectRefused(r) => match (r.client, r.user) {
                 (RefusedClientSerde::Anonymous, None) => Step::ExpectRefused(RefusedClient::Anonymous),
                 (RefusedClientSerde::Anonymous, Some(_)) => {
                     c.error(&sp.key("expect_refused").key("user"), "an anonymous client has no user; remove `user`");
@@ -361,7 +368,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     continue;
                 }
             },
-            StepSerde::ExpectDenied(d) => {
+            StepKind::ExpectDenied(d) => {
                 user(&mut c, "expect_denied", &d.user);
                 if d.user == ADMIN_USER {
                     c.error(&sp.key("expect_denied").key("user"), "`admin` is a super user and is never denied");
@@ -375,7 +382,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     },
                 }
             }
-            StepSerde::Restart(r) => {
+            StepKind::Restart(r) => {
                 let node = match r.node.parse::<NodeId>() {
                     Ok(n) if nodes.contains(&r.node) => n,
                     _ => {
@@ -394,7 +401,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     timeout: c.duration(&sp.key("restart").key("timeout"), r.timeout.as_deref(), Duration::from_secs(180)),
                 }
             }
-            StepSerde::Wait(w) => Step::Wait(c.duration(&sp.key("wait").key("duration"), Some(&w.duration), Duration::ZERO)),
+            StepKind::Wait(w) => Step::Wait(c.duration(&sp.key("wait").key("duration"), Some(&w.duration), Duration::ZERO)),
         };
         steps.push(step);
     }

@@ -171,20 +171,57 @@ pub struct TopicSerde {
 
 /// One step. Written as a map with a single key naming the kind, e.g. `- produce: {topic: t, user: u}`.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StepSerde {
-    /// Produce records (acks=all) and remember what was acknowledged.
-    Produce(ProduceSerde),
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+pub struct StepSerde {
+    /// Produce records (acks=all, idempotent) and remember what was acknowledged.
+    #[serde(default)]
+    pub produce: Option<ProduceSerde>,
     /// Consume records from the beginning and check they are exactly those produced.
-    Consume(ConsumeSerde),
+    #[serde(default)]
+    pub consume: Option<ConsumeSerde>,
     /// Check that a client that should not get in is refused.
-    ExpectRefused(ExpectRefusedSerde),
+    #[serde(default)]
+    pub expect_refused: Option<ExpectRefusedSerde>,
     /// Check that an authenticated user without an ACL is denied.
-    ExpectDenied(ExpectDeniedSerde),
+    #[serde(default)]
+    pub expect_denied: Option<ExpectDeniedSerde>,
     /// Gracefully restart a node and wait until it is back.
-    Restart(RestartSerde),
+    #[serde(default)]
+    pub restart: Option<RestartSerde>,
     /// Do nothing for a while.
+    #[serde(default)]
+    pub wait: Option<WaitSerde>,
+}
+
+/// The one kind a step names.
+#[derive(Debug)]
+pub enum StepKind {
+    Produce(ProduceSerde),
+    Consume(ConsumeSerde),
+    ExpectRefused(ExpectRefusedSerde),
+    ExpectDenied(ExpectDeniedSerde),
+    Restart(RestartSerde),
     Wait(WaitSerde),
+}
+
+impl StepSerde {
+    /// The kind, or the number of kinds named when that is not exactly one.
+    pub fn into_kind(self) -> Result<StepKind, usize> {
+        let kinds = [
+            self.produce.map(StepKind::Produce),
+            self.consume.map(StepKind::Consume),
+            self.expect_refused.map(StepKind::ExpectRefused),
+            self.expect_denied.map(StepKind::ExpectDenied),
+            self.restart.map(StepKind::Restart),
+            self.wait.map(StepKind::Wait),
+        ];
+        let mut named: Vec<StepKind> = kinds.into_iter().flatten().collect();
+        match named.len() {
+            1 => Ok(named.remove(0)),
+            n => Err(n),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

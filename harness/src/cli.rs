@@ -1,0 +1,367 @@
+//! The command line: `validate`, `plan`, `run`, `images build`, `gc`, `schema`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::*;
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::report::{Report, Verdict};
+use crate::runtime::docker::Docker;
+use crate::runtime::stack::{self, Run};
+use crate::scenario::{self, Document, Scenario};
+use crate::secrets::Credentials;
+
+#[derive(Debug, Parser)]
+#[command(name = "kafka-harness", version, about = "Rehearse Kafka platform upgrades on a Dockerized copy of production")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check stack and scenario files (or every YAML file in folders). Needs no Docker.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the resolved plan of a scenario. Needs no Docker.
+    Plan {
+        scenario: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the stack, run the scenario's steps, write a report, remove everything.
+    Run {
+        scenario: PathBuf,
+        /// Where report.json goes.
+        #[arg(long, default_value = "reports/latest")]
+        report_dir: PathBuf,
+        /// Only print the final summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Build (or pull) the images stacks need.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Remove containers, networks and volumes left by runs whose process is gone.
+    Gc {
+        /// Also remove what runs that are still alive have made.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the JSON Schemas of stack and scenario files (for editor completion).
+    Schema {
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build what a stack needs (default: every stack under stacks/).
+    Build {
+        #[arg(long)]
+        stack: Vec<PathBuf>,
+        /// Rebuild even if the image exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub async fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Validate { paths } => validate(&paths),
+        Command::Plan { scenario, json } => match scenario::load_scenario(&scenario) {
+            Ok(s) => {
+                let plan = Plan::of(&s);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+                } else {
+                    print!("{}", plan.render_text());
+                }
+                EXIT_OK
+            }
+            Err(e) => invalid(&e),
+        },
+        Command::Run {
+            scenario,
+            report_dir,
+            quiet,
+        } => match scenario::load_scenario(&scenario) {
+            Ok(s) => run(s, &report_dir, quiet).await,
+            Err(e) => invalid(&e),
+        },
+        Command::Images {
+            command: ImagesCommand::Build { stack, force },
+        } => images_build(stack, force).await,
+        Command::Gc { all } => gc(all).await,
+        Command::Schema { out } => {
+            for (name, schema) in scenario::json_schemas() {
+                let path = out.join(name);
+                let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return EXIT_INVALID_INPUT;
+                }
+                println!("wrote {}", path.display());
+            }
+            EXIT_OK
+        }
+    }
+}
+
+fn invalid(e: &scenario::InputError) -> i32 {
+    eprintln!("{e}");
+    eprintln!("invalid input: nothing was started");
+    EXIT_INVALID_INPUT
+}
+
+fn validate(paths: &[PathBuf]) -> i32 {
+    let mut bad = 0;
+    let mut good = 0;
+    for p in paths {
+        let files = match scenario::yaml_files(p) {
+            Ok(f) if !f.is_empty() => f,
+            Ok(_) => {
+                eprintln!("{}: no .yaml files here", p.display());
+                bad += 1;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", p.display());
+                bad += 1;
+                continue;
+            }
+        };
+        for f in files {
+            match scenario::load_document(&f) {
+                Ok(Document::Stack(s)) => {
+                    good += 1;
+                    println!("ok  {} (stack {})", f.display(), s.name);
+                }
+                Ok(Document::Scenario(s)) => {
+                    good += 1;
+                    println!("ok  {} (scenario {})", f.display(), s.name);
+                }
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} invalid, {good} valid");
+        EXIT_INVALID_INPUT
+    } else {
+        EXIT_OK
+    }
+}
+
+async fn connect(progress: &Progress) -> Option<Docker> {
+    match Docker::connect().await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            progress.say("");
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+enum Ended {
+    Finished(Report),
+    Panicked(String),
+    Interrupted(&'static str),
+}
+
+async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {
+    let progress = Progress::new(quiet);
+    let Some(docker) = connect(&progress).await else {
+        return EXIT_STACK_FAILED;
+    };
+    let run = Run::new(docker);
+    progress.say(format!("run {} of scenario {} on stack {}", run.id, scenario.name, scenario.stack.name));
+    let task = tokio::spawn(execute(run.clone(), scenario.clone(), progress.clone()));
+    let ended = tokio::select! {
+        r = task => match r {
+            Ok(report) => Ended::Finished(report),
+            Err(e) => Ended::Panicked(e.to_string()),
+        },
+        () = signal("SIGINT") => Ended::Interrupted("SIGINT"),
+        () = signal("SIGTERM") => Ended::Interrupted("SIGTERM"),
+    };
+    if let Ended::Interrupted(sig) = &ended {
+        progress.say(format!("{sig} received: stopping and removing everything this run started"));
+    }
+    let removed = run.teardown().await;
+    match &removed {
+        Ok(r) => progress.say(format!(
+            "removed {} container(s), {} network(s), {} volume(s) of run {}",
+            r.containers, r.networks, r.volumes, run.id
+        )),
+        Err(e) => eprintln!(
+            "error: cleanup of run {} failed: {e}\n  run `kafka-harness gc --all` to remove what is left",
+            run.id
+        ),
+    }
+    match ended {
+        Ended::Finished(report) => {
+            if let Err(e) = report.write(report_dir) {
+                eprintln!("error: cannot write the report to {}: {e}", report_dir.display());
+            } else {
+                progress.say(format!("report: {}", report_dir.join("report.json").display()));
+            }
+            println!("{}", report.summary());
+            match report.verdict {
+                Verdict::Pass => EXIT_OK,
+                Verdict::Fail => EXIT_CHECKS_FAILED,
+                Verdict::Error => EXIT_STACK_FAILED,
+            }
+        }
+        Ended::Panicked(e) => {
+            eprintln!("error: the harness crashed ({e}); everything it started was removed");
+            EXIT_STACK_FAILED
+        }
+        Ended::Interrupted(_) => EXIT_INTERRUPTED,
+    }
+}
+
+async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
+    let t0 = Instant::now();
+    let plan = Plan::of(&scenario);
+    let mut report = Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        scenario_file: scenario.source.display().to_string(),
+        stack: scenario.stack.name.clone(),
+        run_id: run.id.clone(),
+        verdict: Verdict::Error,
+        duration_s: 0.0,
+        nodes: plan.nodes,
+        overridden: plan.overridden,
+        steps: Vec::new(),
+        error: None,
+    };
+    let creds = Credentials::generate(&scenario.stack);
+    let redactor = creds.clone();
+    let started = match stack::start(&run, &scenario.stack, creds, &progress).await {
+        Ok(s) => stack::create_topics(&s, &scenario.topics, &progress).await.map(|()| s),
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(running) => {
+            report.overridden.clone_from(&running.overridden);
+            report.steps = crate::steps::execute(&running, &scenario.steps, &progress).await;
+            report.verdict = Report::verdict_of(&report.steps);
+        }
+        Err(e) => {
+            let e = redactor.redact(&e.to_string());
+            eprintln!("error: the stack could not be brought up: {e}");
+            report.error = Some(format!("the stack could not be brought up: {}", first_line(&e)));
+        }
+    }
+    report.duration_s = t0.elapsed().as_secs_f64();
+    report
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+async fn signal(name: &str) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kind = if name == "SIGINT" {
+        SignalKind::interrupt()
+    } else {
+        SignalKind::terminate()
+    };
+    match signal(kind) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+async fn images_build(stacks: Vec<PathBuf>, force: bool) -> i32 {
+    let stacks = if stacks.is_empty() {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks"));
+        match scenario::yaml_files(&dir) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}: {e}", dir.display());
+                return EXIT_INVALID_INPUT;
+            }
+        }
+    } else {
+        stacks
+    };
+    let mut loaded = Vec::new();
+    for s in &stacks {
+        match scenario::load_stack(s) {
+            Ok(st) => loaded.push(st),
+            Err(e) => return invalid(&e),
+        }
+    }
+    let progress = Progress::new(false);
+    let Some(docker) = connect(&progress).await else {
+        return EXIT_STACK_FAILED;
+    };
+    for st in &loaded {
+        progress.say(format!("images of stack {}", st.name));
+        if let Err(e) = crate::runtime::images::ensure(&docker, st, &progress, force).await {
+            eprintln!("error: {e}");
+            return EXIT_STACK_FAILED;
+        }
+    }
+    progress.say("all images present");
+    EXIT_OK
+}
+
+async fn gc(all: bool) -> i32 {
+    let progress = Progress::new(false);
+    let Some(docker) = connect(&progress).await else {
+        return EXIT_STACK_FAILED;
+    };
+    let runs = match docker.labelled_runs().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_STACK_FAILED;
+        }
+    };
+    let dead: Vec<String> = runs
+        .into_iter()
+        .filter(|(_, pid)| all || !pid.is_some_and(process_alive))
+        .map(|(run, _)| run)
+        .collect();
+    match docker.remove_runs(&dead).await {
+        Ok(r) => {
+            println!(
+                "removed {} container(s), {} network(s), {} volume(s) of {} run(s)",
+                r.containers,
+                r.networks,
+                r.volumes,
+                dead.len()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_STACK_FAILED
+        }
+    }
+}
+
+/// Whether the process that labelled a run still exists (runs are made on this machine).
+fn process_alive(pid: u32) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}

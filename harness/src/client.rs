@@ -1,0 +1,356 @@
+//! Kafka clients the harness itself uses (rdkafka): readiness probes, topic creation, the records of
+//! simple produce/consume steps, and the probes that prove refusals. Configs never carry a password
+//! anywhere but `sasl.password`, and client errors are recorded without the config.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::components::kafka::SCRAM;
+use crate::scenario::Topic;
+use crate::secrets::Secret;
+
+/// How a client authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No SASL at all: what an anonymous client tries.
+    Anonymous,
+    Scram { user: String, password: Secret },
+}
+
+/// Records the errors librdkafka reports, so a refusal can be told apart from an unreachable broker.
+#[derive(Debug, Default, Clone)]
+pub struct Recorder {
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn push(&self, e: String) {
+        if let Ok(mut errors) = self.errors.lock() {
+            if errors.len() < 50 && !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
+
+    pub fn errors(&self) -> Vec<String> {
+        self.errors.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl ClientContext for Recorder {
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _log_message: &str) {}
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.push(format!("{error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for Recorder {}
+
+pub fn config(bootstrap: &str, auth: &Auth) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("socket.timeout.ms", "10000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .set_log_level(RDKafkaLogLevel::Emerg);
+    match auth {
+        Auth::Anonymous => {
+            c.set("security.protocol", "PLAINTEXT");
+        }
+        Auth::Scram { user, password } => {
+            c.set("security.protocol", "SASL_PLAINTEXT")
+                .set("sasl.mechanisms", SCRAM)
+                .set("sasl.username", user)
+                .set("sasl.password", password.expose());
+        }
+    }
+    c
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterMetadata {
+    pub brokers: Vec<i32>,
+}
+
+/// One authenticated metadata request: the real readiness question for a broker.
+pub async fn metadata(bootstrap: String, auth: Auth, timeout: Duration) -> Result<ClusterMetadata, String> {
+    tokio::task::spawn_blocking(move || {
+        let recorder = Recorder::default();
+        let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
+            .create_with_context(recorder.clone())
+            .map_err(|e| e.to_string())?;
+        match consumer.fetch_metadata(None, Timeout::After(timeout)) {
+            Ok(md) => Ok(ClusterMetadata {
+                brokers: md.brokers().iter().map(|b| b.id()).collect(),
+            }),
+            Err(e) => {
+                let mut msg = e.to_string();
+                if let Some(last) = recorder.errors().last() {
+                    msg = format!("{msg} ({last})");
+                }
+                Err(msg)
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Outcome of a client that should have been turned away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Turned away; the evidence is what librdkafka reported.
+    Refused(Vec<String>),
+}
+
+pub async fn try_connect(bootstrap: String, auth: Auth, timeout: Duration) -> Result<Admission, String> {
+    tokio::task::spawn_blocking(move || {
+        let recorder = Recorder::default();
+        let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
+            .set("group.id", "kafka-harness-admission-probe")
+            .create_with_context(recorder.clone())
+            .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        // librdkafka delivers authentication errors as events, which only a poll hands over.
+        while Instant::now() < deadline {
+            match consumer.fetch_metadata(None, Timeout::After(Duration::from_secs(2))) {
+                Ok(_) => return Ok(Admission::Admitted),
+                Err(e) => last = e.to_string(),
+            }
+            if let Some(Err(e)) = consumer.poll(Duration::from_millis(200)) {
+                recorder.push(e.to_string());
+            }
+            if recorder.errors().iter().any(|e| e.to_ascii_lowercase().contains("authentication")) {
+                break;
+            }
+        }
+        let mut evidence = recorder.errors();
+        evidence.push(last);
+        Ok(Admission::Refused(evidence))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> Result<(), String> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let client: AdminClient<DefaultClientContext> =
+        config(bootstrap, admin).create().map_err(|e| e.to_string())?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| {
+            let mut nt = NewTopic::new(
+                &t.name,
+                i32::try_from(t.partitions).unwrap_or(i32::MAX),
+                TopicReplication::Fixed(i32::from(t.replication_factor)),
+            );
+            for (k, v) in &t.config {
+                nt = nt.set(k, v);
+            }
+            nt
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = client
+        .create_topics(new.iter(), &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in results {
+        if let Err((name, code)) = r {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(format!("topic {name}: {code}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of record `seq` of a run: a pure function of its ids, so a reader recomputes it.
+pub fn payload(run_id: &str, seq: u64) -> String {
+    format!("kafka-harness run={run_id} seq={seq}")
+}
+
+/// Produces `records` records with acks=all and idempotence; returns how many were acknowledged.
+pub async fn produce(
+    bootstrap: &str,
+    auth: &Auth,
+    topic: &str,
+    run_id: &str,
+    first_seq: u64,
+    records: u64,
+    timeout: Duration,
+) -> Result<u64, String> {
+    let producer: FutureProducer = config(bootstrap, auth)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .create()
+        .map_err(|e| e.to_string())?;
+    let sends = (first_seq..first_seq + records).map(|seq| {
+        let key = format!("{run_id}-{seq}");
+        let value = payload(run_id, seq);
+        let producer = &producer;
+        async move {
+            producer
+                .send(
+                    FutureRecord::to(topic).key(&key).payload(&value),
+                    Timeout::After(timeout),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| e.to_string())
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    let acked = results.iter().filter(|r| r.is_ok()).count() as u64;
+    if let Some(Err(first)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("{acked} of {records} acknowledged; first error: {first}"));
+    }
+    Ok(acked)
+}
+
+/// What a consume step saw of this run's records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Consumed {
+    pub records: u64,
+    pub duplicates: u64,
+    pub corrupted: u64,
+    pub foreign: u64,
+}
+
+/// Reads `topic` from the beginning in `group` until `expected` distinct records of this run arrived.
+pub async fn consume(
+    bootstrap: String,
+    auth: Auth,
+    topic: String,
+    group: String,
+    run_id: String,
+    expected: u64,
+    timeout: Duration,
+) -> Result<Consumed, String> {
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config(&bootstrap, &auth)
+            .set("group.id", &group)
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "true")
+            .create()
+            .map_err(|e| e.to_string())?;
+        consumer.subscribe(&[&topic]).map_err(|e| e.to_string())?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Consumed::default();
+        let deadline = Instant::now() + timeout;
+        let prefix = format!("{run_id}-");
+        let mut last_error = None;
+        while (seen.len() as u64) < expected && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                None => {}
+                Some(Err(e)) => last_error = Some(e.to_string()),
+                Some(Ok(m)) => {
+                    let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+                    let Some(seq) = key.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) else {
+                        out.foreign += 1;
+                        continue;
+                    };
+                    let value = m.payload().map(String::from_utf8_lossy).unwrap_or_default();
+                    if value != payload(&run_id, seq) {
+                        out.corrupted += 1;
+                    }
+                    if !seen.insert(seq) {
+                        out.duplicates += 1;
+                    }
+                }
+            }
+        }
+        out.records = seen.len() as u64;
+        consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync).ok();
+        if out.records < expected {
+            return Err(format!(
+                "only {} of {expected} records arrived within {}s{}",
+                out.records,
+                timeout.as_secs(),
+                last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+            ));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Outcome of an operation an ACL should forbid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    Denied(String),
+    Allowed(String),
+    /// Neither happened in time: the check proves nothing either way.
+    Inconclusive(String),
+}
+
+/// Tries to read partition 0 of `topic` (no group, so only topic ACLs matter).
+pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Duration) -> Result<Authorization, String> {
+    tokio::task::spawn_blocking(move || {
+        let recorder = Recorder::default();
+        let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
+            .set("group.id", "kafka-harness-acl-probe")
+            .set("enable.auto.commit", "false")
+            .create_with_context(recorder.clone())
+            .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+        consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => return Ok(Authorization::Allowed(format!("read offset {}", m.offset()))),
+                Some(Err(e)) if is_authorization(&e.to_string()) => return Ok(Authorization::Denied(e.to_string())),
+                _ => {}
+            }
+            if let Some(e) = recorder.errors().into_iter().find(|e| is_authorization(e)) {
+                return Ok(Authorization::Denied(e));
+            }
+        }
+        Ok(Authorization::Inconclusive(format!(
+            "no record and no authorization error within {}s",
+            timeout.as_secs()
+        )))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+pub async fn try_write(bootstrap: &str, auth: &Auth, topic: &str, timeout: Duration) -> Result<Authorization, String> {
+    let producer: FutureProducer = config(bootstrap, auth)
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .create()
+        .map_err(|e| e.to_string())?;
+    let r = producer
+        .send(
+            FutureRecord::<(), _>::to(topic).payload("kafka-harness acl probe"),
+            Timeout::After(timeout),
+        )
+        .await;
+    Ok(match r {
+        Ok(d) => Authorization::Allowed(format!("written at offset {}", d.offset)),
+        Err((e, _)) if is_authorization(&e.to_string()) => Authorization::Denied(e.to_string()),
+        Err((e, _)) => Authorization::Inconclusive(e.to_string()),
+    })
+}
+
+fn is_authorization(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("authorization failed")
+}

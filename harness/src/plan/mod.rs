@@ -1,0 +1,173 @@
+//! The resolved plan of a scenario: what will run, on which images, with which users, topics and
+//! steps, and which production settings the harness must override. Needs no Docker.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::components::kafka::{self, Overridden};
+use crate::scenario::{ImageRef, NodeId, Operation, Resource, Scenario, ADMIN_USER};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub scenario: String,
+    pub scenario_file: String,
+    pub stack: String,
+    pub stack_file: String,
+    pub nodes: Vec<PlannedNode>,
+    pub users: Vec<PlannedUser>,
+    pub topics: Vec<PlannedTopic>,
+    pub steps: Vec<String>,
+    pub production_config: Option<String>,
+    pub overridden: Vec<Overridden>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedNode {
+    pub node: String,
+    pub component: &'static str,
+    pub version: String,
+    pub image: String,
+    /// `built` from Maven Central artifacts by the harness, or `upstream` (pulled).
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedUser {
+    pub name: String,
+    pub acls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedTopic {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u16,
+    pub config: Vec<String>,
+}
+
+impl Plan {
+    pub fn of(s: &Scenario) -> Self {
+        let stack = &s.stack;
+        let source = |i: &ImageRef| match i {
+            ImageRef::Built { .. } => "built",
+            ImageRef::Upstream { .. } => "upstream",
+        };
+        let mut nodes = Vec::new();
+        for n in 1..=stack.zookeeper.nodes {
+            nodes.push(PlannedNode {
+                node: NodeId::ZooKeeper(n).to_string(),
+                component: "zookeeper",
+                version: stack.zookeeper.version.to_string(),
+                image: stack.zookeeper.image.reference().to_owned(),
+                source: source(&stack.zookeeper.image),
+            });
+        }
+        for n in 1..=stack.kafka.brokers {
+            nodes.push(PlannedNode {
+                node: NodeId::Kafka(n).to_string(),
+                component: "kafka",
+                version: stack.kafka.version.to_string(),
+                image: stack.kafka.image.reference().to_owned(),
+                source: source(&stack.kafka.image),
+            });
+        }
+        let mut users = vec![PlannedUser {
+            name: ADMIN_USER.to_owned(),
+            acls: vec!["super user (the harness itself; brokers between themselves)".to_owned()],
+        }];
+        users.extend(stack.users.iter().map(|u| PlannedUser {
+            name: u.name.clone(),
+            acls: u
+                .acls
+                .iter()
+                .map(|a| {
+                    let ops: Vec<&str> = a.operations.iter().copied().map(Operation::kafka_name).collect();
+                    let res = match &a.resource {
+                        Resource::Topic(t) => format!("topic {t}"),
+                        Resource::Group(g) => format!("group {g}"),
+                        Resource::Cluster => "cluster".to_owned(),
+                    };
+                    let prefixed = if a.prefixed { " (prefix)" } else { "" };
+                    format!("{} on {res}{prefixed}", ops.join(", "))
+                })
+                .collect(),
+        }));
+        // Port 0 stands for the port picked at run time.
+        let props = kafka::server_properties(stack, 1, 0);
+        let overridden = props
+            .overridden
+            .into_iter()
+            .map(|mut o| {
+                o.harness_value = o.harness_value.replace("127.0.0.1:0", "127.0.0.1:<port>");
+                o
+            })
+            .collect();
+        Self {
+            scenario: s.name.clone(),
+            scenario_file: s.source.display().to_string(),
+            stack: stack.name.clone(),
+            stack_file: stack.source.display().to_string(),
+            nodes,
+            users,
+            topics: s
+                .topics
+                .iter()
+                .map(|t| PlannedTopic {
+                    name: t.name.clone(),
+                    partitions: t.partitions,
+                    replication_factor: t.replication_factor,
+                    config: t.config.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                })
+                .collect(),
+            steps: s.steps.iter().map(crate::scenario::Step::label).collect(),
+            production_config: stack.kafka.overlay.as_ref().map(|o| o.path.display().to_string()),
+            overridden,
+        }
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "scenario {} ({})", self.scenario, self.scenario_file);
+        let _ = writeln!(o, "stack    {} ({})", self.stack, self.stack_file);
+        let _ = writeln!(o, "\nnodes:");
+        for n in &self.nodes {
+            let _ = writeln!(o, "  {:<14} {} {:<8} {} ({})", n.node, n.component, n.version, n.image, n.source);
+        }
+        let _ = writeln!(o, "\nusers (SCRAM-SHA-512, passwords generated per run):");
+        for u in &self.users {
+            let acls = if u.acls.is_empty() { "no ACLs: denied everything".to_owned() } else { u.acls.join("; ") };
+            let _ = writeln!(o, "  {:<14} {acls}", u.name);
+        }
+        let _ = writeln!(o, "\ntopics:");
+        if self.topics.is_empty() {
+            let _ = writeln!(o, "  (none)");
+        }
+        for t in &self.topics {
+            let _ = writeln!(
+                o,
+                "  {:<14} partitions={} rf={} {}",
+                t.name,
+                t.partitions,
+                t.replication_factor,
+                t.config.join(" ")
+            );
+        }
+        let _ = writeln!(o, "\nsteps:");
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(o, "  {:>2}. {s}", i + 1);
+        }
+        if let Some(p) = &self.production_config {
+            let _ = writeln!(o, "\nproduction config {p} is overlaid;");
+        }
+        if self.overridden.is_empty() {
+            let _ = writeln!(o, "\nthe harness overrides no key set by the stack.");
+        } else {
+            let _ = writeln!(o, "the harness overrides these keys so the copy can run:");
+            for k in &self.overridden {
+                let _ = writeln!(o, "  {} = {}  (was {} from {:?})", k.key, k.harness_value, k.user_value, k.from);
+            }
+        }
+        o
+    }
+}

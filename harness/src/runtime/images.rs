@@ -1,0 +1,123 @@
+//! Making sure every image a stack needs is present: built from official artifacts by
+//! `stacks/images/build.sh`, or pulled for upstream references.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::docker::Docker;
+use crate::progress::Progress;
+use crate::scenario::{ImageRef, Stack, Version};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("image {image}: {message}")]
+    Build { image: String, message: String },
+    #[error("image {image} could not be pulled ({message}); omit `image:` in the stack to build one from Maven Central artifacts instead")]
+    Pull { image: String, message: String },
+}
+
+/// The folder with the Dockerfiles and build.sh: `KAFKA_HARNESS_IMAGES`, else the one in this checkout.
+pub fn images_dir() -> PathBuf {
+    std::env::var_os("KAFKA_HARNESS_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/images")))
+}
+
+/// (component, version, image) of every image a stack runs.
+pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, &ImageRef)> {
+    vec![
+        ("zookeeper", stack.zookeeper.version, &stack.zookeeper.image),
+        ("kafka", stack.kafka.version, &stack.kafka.image),
+    ]
+}
+
+pub async fn ensure(docker: &Docker, stack: &Stack, progress: &Progress, force: bool) -> Result<(), ImageError> {
+    for (component, version, image) in needed(stack) {
+        let reference = image.reference().to_owned();
+        if !force && docker.image_exists(&reference).await {
+            continue;
+        }
+        match image {
+            ImageRef::Built { .. } => build(component, version, &reference, progress, force).await?,
+            ImageRef::Upstream { .. } => {
+                progress.say(format!("pulling {reference}"));
+                docker.pull(&reference).await.map_err(|e| ImageError::Pull {
+                    image: reference.clone(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn build(component: &str, version: Version, reference: &str, progress: &Progress, force: bool) -> Result<(), ImageError> {
+    let script = images_dir().join("build.sh");
+    progress.say(format!(
+        "building {reference} from Maven Central artifacts (first time only; a few minutes)"
+    ));
+    let mut cmd = tokio::process::Command::new("bash");
+    cmd.arg(&script);
+    if force {
+        cmd.arg("--force");
+    }
+    let mut child = cmd
+        .arg(component)
+        .arg(version.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ImageError::Build {
+            image: reference.to_owned(),
+            message: format!("cannot run {}: {e}", script.display()),
+        })?;
+    let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let mut tail: Vec<String> = Vec::new();
+    let (mut out, mut err) = (stdout, stderr);
+    loop {
+        let line = tokio::select! {
+            l = async { match out.as_mut() { Some(o) => o.next_line().await, None => std::future::pending().await } } => {
+                if matches!(l, Ok(None) | Err(_)) { out = None; }
+                l.ok().flatten()
+            }
+            l = async { match err.as_mut() { Some(e) => e.next_line().await, None => std::future::pending().await } } => {
+                if matches!(l, Ok(None) | Err(_)) { err = None; }
+                l.ok().flatten()
+            }
+            else => break,
+        };
+        if out.is_none() && err.is_none() && line.is_none() {
+            break;
+        }
+        if let Some(line) = line {
+            // build.sh marks the lines meant for users; the rest is kept for the error message.
+            if let Some(msg) = line.strip_prefix("==> ") {
+                progress.say(format!("  {component} {version}: {msg}"));
+            }
+            tail.push(line);
+            if tail.len() > 25 {
+                tail.remove(0);
+            }
+        }
+    }
+    let status = child.wait().await.map_err(|e| ImageError::Build {
+        image: reference.to_owned(),
+        message: e.to_string(),
+    })?;
+    if !status.success() {
+        return Err(ImageError::Build {
+            image: reference.to_owned(),
+            message: format!(
+                "{} failed ({status}); its last lines:\n    {}",
+                script.display(),
+                tail.join("\n    ")
+            ),
+        });
+    }
+    progress.say(format!("built {reference}"));
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! Bringing a stack up along its dependency graph — ZooKeeper, then the SCRAM/ACL bootstrap, then
+//! the brokers — starting what can start in parallel, and calling a node ready only once it answers
+//! a real request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::docker::{ContainerSpec, Docker, DockerError, Removed, LABEL_NODE, LABEL_PID, LABEL_RUN};
+use super::images::{self, ImageError};
+use crate::client::{self, Auth};
+use crate::components::kafka::{self, Overridden};
+use crate::components::zookeeper;
+use crate::progress::Progress;
+use crate::scenario::{Flavor, ImageRef, NodeId, Stack, Topic, ADMIN_USER};
+use crate::secrets::Credentials;
+
+/// The uid the harness's own images run as; files placed into them belong to it.
+const HARNESS_IMAGE_UID: u64 = 1000;
+const LOG_TAIL_LINES: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("{node} did not become ready within {secs}s: {reason}\n--- last lines of {node}'s log ---\n{log}")]
+    NotReady {
+        node: String,
+        secs: u64,
+        reason: String,
+        log: String,
+    },
+    #[error("{node} exited with code {code} while starting\n--- last lines of {node}'s log ---\n{log}")]
+    Exited { node: String, code: i64, log: String },
+    #[error("writing SCRAM credentials and ACLs into ZooKeeper failed (exit code {code})\n--- last lines of its log ---\n{log}")]
+    Bootstrap { code: i64, log: String },
+    #[error("creating topics: {0}")]
+    Topics(String),
+}
+
+/// One run's identity on the Docker engine.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: String,
+    pub docker: Docker,
+}
+
+impl Run {
+    pub fn new(docker: Docker) -> Self {
+        let id = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 8)
+            .to_ascii_lowercase();
+        Self { id, docker }
+    }
+
+    pub fn network(&self) -> String {
+        format!("kh-{}", self.id)
+    }
+
+    pub fn container(&self, node: NodeId) -> String {
+        format!("kh-{}-{node}", self.id)
+    }
+
+    pub fn labels(&self, node: Option<&str>) -> HashMap<String, String> {
+        let mut l = HashMap::from([
+            (LABEL_RUN.to_owned(), self.id.clone()),
+            (LABEL_PID.to_owned(), std::process::id().to_string()),
+        ]);
+        if let Some(n) = node {
+            l.insert(LABEL_NODE.to_owned(), n.to_owned());
+        }
+        l
+    }
+
+    /// Removes everything labelled with this run's id.
+    pub async fn teardown(&self) -> Result<Removed, DockerError> {
+        self.docker.remove_runs(std::slice::from_ref(&self.id)).await
+    }
+}
+
+/// A stack that is up: where to reach each node, and with which credentials.
+#[derive(Debug)]
+pub struct RunningStack {
+    pub run: Run,
+    pub stack: Stack,
+    pub creds: Credentials,
+    pub zookeeper_ports: BTreeMap<u8, u16>,
+    pub kafka_ports: BTreeMap<u8, u16>,
+    /// Production keys the harness replaced (the same for every broker).
+    pub overridden: Vec<Overridden>,
+}
+
+impl RunningStack {
+    pub fn bootstrap_servers(&self) -> String {
+        self.kafka_ports
+            .values()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn auth(&self, user: &str) -> Auth {
+        Auth::Scram {
+            user: user.to_owned(),
+            password: self
+                .creds
+                .password(user)
+                .cloned()
+                .unwrap_or_else(crate::secrets::Secret::generate),
+        }
+    }
+
+    pub fn admin(&self) -> Auth {
+        self.auth(ADMIN_USER)
+    }
+
+    /// Graceful stop (controlled shutdown), start on the same container, wait until ready again.
+    pub async fn restart(&self, node: NodeId, timeout: Duration, progress: &Progress) -> Result<(), StartError> {
+        let name = self.run.container(node);
+        progress.say(format!("stopping {node}"));
+        self.run.docker.stop(&name, Duration::from_secs(60)).await?;
+        progress.say(format!("starting {node}"));
+        self.run.docker.start(&name).await?;
+        match node {
+            NodeId::ZooKeeper(n) => wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await?,
+            NodeId::Kafka(n) => wait_broker(&self.run, &self.stack, n, self.kafka_ports[&n], &self.admin(), timeout).await?,
+        }
+        progress.say(format!("{node} is back"));
+        Ok(())
+    }
+}
+
+/// Starts the whole stack. On error the caller still owns the run and must tear it down.
+pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Progress) -> Result<RunningStack, StartError> {
+    images::ensure(&run.docker, stack, progress, false).await?;
+    run.docker.create_network(&run.network(), &run.labels(None)).await?;
+
+    let zookeeper_ports: BTreeMap<u8, u16> = (1..=stack.zookeeper.nodes).map(|n| (n, free_port())).collect();
+    let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers).map(|n| (n, free_port())).collect();
+
+    // ZooKeeper ensemble: all nodes together, since a quorum needs its peers.
+    progress.say(format!(
+        "starting ZooKeeper {} ({} node(s))",
+        stack.zookeeper.version, stack.zookeeper.nodes
+    ));
+    let zk_flavor = flavor(&stack.zookeeper.image);
+    try_join_all(zookeeper_ports.iter().map(|(&n, &port)| {
+        let node = NodeId::ZooKeeper(n);
+        let spec = ContainerSpec {
+            name: run.container(node),
+            alias: node.to_string(),
+            image: stack.zookeeper.image.reference().to_owned(),
+            cmd: zookeeper::command(zk_flavor),
+            env: vec![
+                ("ZOO_MY_ID".into(), n.to_string()),
+                ("JVMFLAGS".into(), format!("-Xmx{}", stack.zookeeper.heap)),
+                ("ZOOKEEPER_HEAP".into(), stack.zookeeper.heap.clone()),
+            ],
+            labels: run.labels(Some(&node.to_string())),
+            network: run.network(),
+            volume: Some((format!("{}-data", run.container(node)), "/var/lib/zookeeper".into())),
+            publish: vec![(port, zookeeper::CLIENT_PORT)],
+            user: run_as(zk_flavor),
+            files: zookeeper::config_files(stack),
+            files_owner: owner(zk_flavor),
+        };
+        async move { create_and_start(run, &spec).await }
+    }))
+    .await?;
+    try_join_all(
+        zookeeper_ports
+            .iter()
+            .map(|(&n, &port)| wait_zookeeper(run, stack, n, port, stack.zookeeper.start_timeout)),
+    )
+    .await?;
+    progress.say("ZooKeeper is serving");
+
+    // Credentials before brokers: a broker authenticates to its peers with SCRAM from its first second.
+    let k_flavor = flavor(&stack.kafka.image);
+    let (files, cmd) = kafka::bootstrap(stack, k_flavor, &creds);
+    let bootstrap_name = format!("kh-{}-bootstrap", run.id);
+    progress.say(format!(
+        "writing SCRAM credentials for {} user(s) and their ACLs into ZooKeeper",
+        stack.users.len() + 1
+    ));
+    let spec = ContainerSpec {
+        name: bootstrap_name.clone(),
+        alias: "bootstrap".into(),
+        image: stack.kafka.image.reference().to_owned(),
+        cmd,
+        env: vec![("KAFKA_HEAP_OPTS".into(), "-Xmx128m".into())],
+        labels: run.labels(Some("bootstrap")),
+        network: run.network(),
+        user: run_as(k_flavor),
+        files,
+        files_owner: owner(k_flavor),
+        ..Default::default()
+    };
+    create_and_start(run, &spec).await?;
+    let code = run.docker.wait(&bootstrap_name).await?;
+    if code != 0 {
+        let log = run.docker.log_tail(&bootstrap_name, LOG_TAIL_LINES).await;
+        return Err(StartError::Bootstrap { code, log });
+    }
+    run.docker.remove_container(&bootstrap_name).await?;
+
+    progress.say(format!(
+        "starting Kafka {} ({} broker(s), SASL_PLAINTEXT/{}, ACLs on)",
+        stack.kafka.version,
+        stack.kafka.brokers,
+        kafka::SCRAM
+    ));
+    let mut overridden = Vec::new();
+    try_join_all(kafka_ports.iter().map(|(&n, &port)| {
+        let node = NodeId::Kafka(n);
+        let props = kafka::server_properties(stack, n, port);
+        if n == 1 {
+            overridden.clone_from(&props.overridden);
+        }
+        let spec = ContainerSpec {
+            name: run.container(node),
+            alias: node.to_string(),
+            image: stack.kafka.image.reference().to_owned(),
+            cmd: kafka::command(k_flavor),
+            env: kafka::broker_env(stack),
+            labels: run.labels(Some(&node.to_string())),
+            network: run.network(),
+            volume: Some((format!("{}-data", run.container(node)), kafka::VOLUME_DIR.into())),
+            publish: vec![(port, kafka::EXTERNAL_PORT)],
+            user: run_as(k_flavor),
+            files: kafka::broker_files(&props, node, &creds),
+            files_owner: owner(k_flavor),
+        };
+        async move { create_and_start(run, &spec).await }
+    }))
+    .await?;
+    for o in &overridden {
+        progress.say(format!(
+            "  overrode {} from {:?} ({} -> {})",
+            o.key, o.from, o.user_value, o.harness_value
+        ));
+    }
+    let admin = Auth::Scram {
+        user: ADMIN_USER.to_owned(),
+        password: creds.password(ADMIN_USER).cloned().unwrap_or_else(crate::secrets::Secret::generate),
+    };
+    try_join_all(
+        kafka_ports
+            .iter()
+            .map(|(&n, &port)| wait_broker(run, stack, n, port, &admin, stack.kafka.start_timeout)),
+    )
+    .await?;
+    progress.say(format!("all {} broker(s) registered and answering", stack.kafka.brokers));
+
+    Ok(RunningStack {
+        run: run.clone(),
+        stack: stack.clone(),
+        creds,
+        zookeeper_ports,
+        kafka_ports,
+        overridden,
+    })
+}
+
+pub async fn create_topics(running: &RunningStack, topics: &[Topic], progress: &Progress) -> Result<(), StartError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    client::create_topics(&running.bootstrap_servers(), &running.admin(), topics)
+        .await
+        .map_err(StartError::Topics)?;
+    progress.say(format!(
+        "created topic(s) {}",
+        topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(())
+}
+
+async fn create_and_start(run: &Run, spec: &ContainerSpec) -> Result<(), DockerError> {
+    if spec.volume.is_some() {
+        let (volume, _) = spec.volume.as_ref().expect("checked above");
+        run.docker.create_volume(volume, &spec.labels).await?;
+    }
+    run.docker.create(spec).await?;
+    run.docker.start(&spec.name).await
+}
+
+fn flavor(image: &ImageRef) -> Flavor {
+    match image {
+        ImageRef::Built { .. } => Flavor::Harness,
+        ImageRef::Upstream { flavor, .. } => *flavor,
+    }
+}
+
+/// Upstream images run as root so the data volumes are writable whatever their own user is.
+fn run_as(flavor: Flavor) -> Option<String> {
+    (flavor != Flavor::Harness).then(|| "0".to_owned())
+}
+
+fn owner(flavor: Flavor) -> u64 {
+    if flavor == Flavor::Harness {
+        HARNESS_IMAGE_UID
+    } else {
+        0
+    }
+}
+
+/// Polls `probe` until it says ready, failing fast if the container exits.
+async fn wait_until<F, Fut>(run: &Run, node: NodeId, timeout: Duration, mut probe: F) -> Result<(), StartError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let name = run.container(node);
+    let deadline = Instant::now() + timeout;
+    let mut reason = "no answer yet".to_owned();
+    while Instant::now() < deadline {
+        if let Some(code) = run.docker.exit_code(&name).await? {
+            return Err(StartError::Exited {
+                node: node.to_string(),
+                code,
+                log: run.docker.log_tail(&name, LOG_TAIL_LINES).await,
+            });
+        }
+        match probe().await {
+            Ok(()) => return Ok(()),
+            Err(e) => reason = e,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(StartError::NotReady {
+        node: node.to_string(),
+        secs: timeout.as_secs(),
+        reason,
+        log: run.docker.log_tail(&name, LOG_TAIL_LINES).await,
+    })
+}
+
+/// Ready = the `srvr` command answers with a serving mode (in an ensemble: leader or follower).
+async fn wait_zookeeper(run: &Run, stack: &Stack, n: u8, port: u16, timeout: Duration) -> Result<(), StartError> {
+    let ensemble = stack.zookeeper.nodes > 1;
+    wait_until(run, NodeId::ZooKeeper(n), timeout, || async move {
+        let mode = zookeeper_mode(port).await?;
+        match mode.as_str() {
+            "leader" | "follower" if ensemble => Ok(()),
+            "standalone" if !ensemble => Ok(()),
+            other => Err(format!("srvr answers mode `{other}`")),
+        }
+    })
+    .await
+}
+
+/// Sends ZooKeeper's `srvr` four-letter command and returns the `Mode:` it reports.
+pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
+    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"srvr").await.map_err(|e| e.to_string())?;
+    let mut buf = String::new();
+    tokio::time::timeout(Duration::from_secs(2), s.read_to_string(&mut buf))
+        .await
+        .map_err(|_| "srvr timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    buf.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_owned())
+        .ok_or_else(|| {
+            let first = buf.lines().next().unwrap_or("empty answer");
+            format!("srvr answered without a mode: {first}")
+        })
+}
+
+/// Ready = an authenticated metadata request to this broker lists every broker of the stack.
+async fn wait_broker(run: &Run, stack: &Stack, n: u8, port: u16, admin: &Auth, timeout: Duration) -> Result<(), StartError> {
+    let expected = usize::from(stack.kafka.brokers);
+    wait_until(run, NodeId::Kafka(n), timeout, || {
+        let admin = admin.clone();
+        async move {
+            let md = client::metadata(format!("127.0.0.1:{port}"), admin, Duration::from_secs(5)).await?;
+            if md.brokers.len() >= expected {
+                Ok(())
+            } else {
+                Err(format!("{} of {expected} brokers registered", md.brokers.len()))
+            }
+        }
+    })
+    .await
+}
+
+/// A port on 127.0.0.1 nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}

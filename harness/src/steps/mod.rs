@@ -1,0 +1,169 @@
+//! Executing a scenario's steps against a running stack. Each step yields an outcome with its
+//! timing and evidence; a failed step is a result to report, not an error, and later steps still run.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::client::{self, Admission, Auth, Authorization};
+use crate::progress::Progress;
+use crate::runtime::stack::RunningStack;
+use crate::scenario::{DeniedOperation, RefusedClient, Step};
+use crate::secrets::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub index: usize,
+    pub step: String,
+    pub status: Status,
+    /// Seconds since the run started.
+    pub started_at_s: f64,
+    pub duration_ms: u64,
+    pub detail: String,
+    /// What the check saw: client errors, counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// How long a refusal or denial probe waits for the broker's verdict.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn execute(running: &RunningStack, steps: &[Step], progress: &Progress) -> Vec<StepOutcome> {
+    let mut next_seq: HashMap<String, u64> = HashMap::new();
+    let mut outcomes = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let label = step.label();
+        progress.say(format!("step {}/{}: {label}", index + 1, steps.len()));
+        let started_at_s = progress.elapsed_secs();
+        let t0 = Instant::now();
+        let (status, detail, evidence) = match run_one(running, step, &mut next_seq, progress).await {
+            Ok((detail, evidence)) => (Status::Pass, detail, evidence),
+            Err((detail, evidence)) => (Status::Fail, detail, evidence),
+        };
+        // Client errors and component logs can quote configuration; passwords stay out of reports.
+        let detail = running.creds.redact(&detail);
+        let evidence: Vec<String> = evidence.iter().map(|e| running.creds.redact(e)).collect();
+        let mark = if status == Status::Pass { "ok" } else { "FAILED" };
+        progress.say(format!("  {mark}: {detail}"));
+        outcomes.push(StepOutcome {
+            index,
+            step: label,
+            status,
+            started_at_s,
+            duration_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+            detail,
+            evidence,
+        });
+    }
+    outcomes
+}
+
+type Outcome = Result<(String, Vec<String>), (String, Vec<String>)>;
+
+async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<String, u64>, progress: &Progress) -> Outcome {
+    let bootstrap = running.bootstrap_servers();
+    let run_id = running.run.id.clone();
+    match step {
+        Step::Produce {
+            topic,
+            user,
+            records,
+            timeout,
+        } => {
+            let first = *next_seq.get(topic).unwrap_or(&0);
+            let acked = client::produce(&bootstrap, &running.auth(user), topic, &run_id, first, *records, *timeout)
+                .await
+                .map_err(|e| (e, vec![]))?;
+            next_seq.insert(topic.clone(), first + records);
+            Ok((format!("{acked} record(s) acknowledged with acks=all"), vec![]))
+        }
+        Step::Consume {
+            topic,
+            user,
+            group,
+            records,
+            timeout,
+        } => {
+            let group = group.clone().unwrap_or_else(|| format!("kafka-harness-{run_id}"));
+            let seen = client::consume(bootstrap, running.auth(user), topic.clone(), group, run_id, *records, *timeout)
+                .await
+                .map_err(|e| (e, vec![]))?;
+            let evidence = vec![format!(
+                "distinct={} duplicates={} corrupted={} other-runs={}",
+                seen.records, seen.duplicates, seen.corrupted, seen.foreign
+            )];
+            if seen.corrupted > 0 || seen.duplicates > 0 {
+                return Err((
+                    format!("{} corrupted and {} duplicated record(s)", seen.corrupted, seen.duplicates),
+                    evidence,
+                ));
+            }
+            Ok((format!("{} record(s) read back intact, none duplicated", seen.records), evidence))
+        }
+        Step::ExpectRefused(client) => {
+            let (auth, must_mention) = match client {
+                RefusedClient::Anonymous => (Auth::Anonymous, None),
+                RefusedClient::WrongPassword { user } => (
+                    Auth::Scram {
+                        user: user.clone(),
+                        password: Secret::generate(),
+                    },
+                    Some("authentication"),
+                ),
+            };
+            let admission = client::try_connect(bootstrap.clone(), auth, PROBE_TIMEOUT)
+                .await
+                .map_err(|e| (e, vec![]))?;
+            let evidence = match admission {
+                Admission::Admitted => return Err(("the client was let in".to_owned(), vec![])),
+                Admission::Refused(evidence) => evidence,
+            };
+            if let Some(word) = must_mention {
+                if !evidence.iter().any(|e| e.to_ascii_lowercase().contains(word)) {
+                    return Err(("the client failed, but not with an authentication error".to_owned(), evidence));
+                }
+            }
+            // A refusal only means something while the brokers serve everybody else.
+            client::metadata(bootstrap, running.admin(), Duration::from_secs(10))
+                .await
+                .map_err(|e| (format!("the admin could not connect either: {e}"), evidence.clone()))?;
+            Ok(("refused, while the admin connects fine".to_owned(), evidence))
+        }
+        Step::ExpectDenied {
+            user,
+            topic,
+            operation,
+        } => {
+            let auth = running.auth(user);
+            let verdict = match operation {
+                DeniedOperation::Read => client::try_read(bootstrap, auth, topic.clone(), PROBE_TIMEOUT).await,
+                DeniedOperation::Write => client::try_write(&bootstrap, &auth, topic, PROBE_TIMEOUT).await,
+            }
+            .map_err(|e| (e, vec![]))?;
+            match verdict {
+                Authorization::Denied(e) => Ok(("denied by the authorizer".to_owned(), vec![e])),
+                Authorization::Allowed(e) => Err(("the operation was allowed".to_owned(), vec![e])),
+                Authorization::Inconclusive(e) => Err(("no verdict from the broker".to_owned(), vec![e])),
+            }
+        }
+        Step::Restart { node, timeout } => {
+            running
+                .restart(*node, *timeout, progress)
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} restarted and ready"), vec![]))
+        }
+        Step::Wait(d) => {
+            tokio::time::sleep(*d).await;
+            Ok((format!("waited {}", crate::scenario::format_duration(*d)), vec![]))
+        }
+    }
+}
