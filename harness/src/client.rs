@@ -118,7 +118,6 @@ pub async fn try_connect(bootstrap: String, auth: Auth, timeout: Duration) -> Re
     tokio::task::spawn_blocking(move || {
         let recorder = Recorder::default();
         let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
-            .set("group.id", "kafka-harness-admission-probe")
             .create_with_context(recorder.clone())
             .map_err(|e| e.to_string())?;
         let deadline = Instant::now() + timeout;
@@ -132,7 +131,12 @@ pub async fn try_connect(bootstrap: String, auth: Auth, timeout: Duration) -> Re
             if let Some(Err(e)) = consumer.poll(Duration::from_millis(200)) {
                 recorder.push(e.to_string());
             }
-            if recorder.errors().iter().any(|e| e.to_ascii_lowercase().contains("authentication")) {
+            let errors = recorder.errors();
+            // An anonymous client gets no error event, only dropped connections: one failed
+            // round is the verdict (the caller then proves the brokers still serve the admin).
+            if matches!(auth, Auth::Anonymous)
+                || errors.iter().any(|e| e.to_ascii_lowercase().contains("authentication"))
+            {
                 break;
             }
         }
@@ -300,15 +304,29 @@ pub enum Authorization {
     Inconclusive(String),
 }
 
-/// Tries to read partition 0 of `topic` (no group, so only topic ACLs matter).
+/// Tries to read partition 0 of `topic`. First the topic's metadata: Read implies Describe in
+/// Kafka's authorizer, so a Describe denial proves Read is not granted. Otherwise a real fetch, where
+/// only a topic-level denial counts (a denial of the probe's own group says nothing about the topic).
 pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Duration) -> Result<Authorization, String> {
     tokio::task::spawn_blocking(move || {
         let recorder = Recorder::default();
         let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
-            .set("group.id", "kafka-harness-acl-probe")
+            .set("group.id", format!("kafka-harness-acl-probe-{}", std::process::id()))
             .set("enable.auto.commit", "false")
             .create_with_context(recorder.clone())
             .map_err(|e| e.to_string())?;
+        let md = consumer
+            .fetch_metadata(Some(&topic), Timeout::After(timeout))
+            .map_err(|e| format!("metadata of {topic}: {e}"))?;
+        if let Some(err) = md.topics().first().and_then(|t| t.error()) {
+            let code = RDKafkaErrorCode::from(err);
+            let text = format!("metadata of {topic}: {code}");
+            return Ok(if code == RDKafkaErrorCode::TopicAuthorizationFailed {
+                Authorization::Denied(format!("{text} (Describe denied, so Read is not granted)"))
+            } else {
+                Authorization::Inconclusive(text)
+            });
+        }
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&topic, 0, Offset::Beginning)
             .map_err(|e| e.to_string())?;
@@ -317,16 +335,17 @@ pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Dur
         while Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => return Ok(Authorization::Allowed(format!("read offset {}", m.offset()))),
-                Some(Err(e)) if is_authorization(&e.to_string()) => return Ok(Authorization::Denied(e.to_string())),
-                _ => {}
+                Some(Err(e)) => recorder.push(e.to_string()),
+                None => {}
             }
             if let Some(e) = recorder.errors().into_iter().find(|e| is_authorization(e)) {
                 return Ok(Authorization::Denied(e));
             }
         }
         Ok(Authorization::Inconclusive(format!(
-            "no record and no authorization error within {}s",
-            timeout.as_secs()
+            "no record and no topic authorization error within {}s; seen: {}",
+            timeout.as_secs(),
+            recorder.errors().join("; ")
         )))
     })
     .await
@@ -352,5 +371,5 @@ pub async fn try_write(bootstrap: &str, auth: &Auth, topic: &str, timeout: Durat
 }
 
 fn is_authorization(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("authorization failed")
+    message.to_ascii_lowercase().contains("topic authorization failed")
 }
