@@ -1,1 +1,156 @@
-fn main() {}
+//! Every file in `scenarios/` is its own test case, run by the real binary against real containers,
+//! plus the lifecycle tests that prove nothing outlives a run (Ctrl-C, SIGTERM, SIGKILL + `gc`).
+//!
+//! These need a Docker engine. Without one they fail, and the binary's message says how to start one.
+//! They run one at a time (each starts a whole stack; the machine has two cores) unless
+//! `--test-threads` says otherwise.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use kafka_harness::runtime::docker::Docker;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn harness() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kafka-harness"));
+    c.current_dir(root());
+    c
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    let mut trials = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        trials.push(Trial::test(format!("scenario::{name}"), move || run_scenario(&file, &name)));
+    }
+    trials.push(Trial::test("lifecycle::sigint_removes_everything", || interrupted_run("INT")));
+    trials.push(Trial::test("lifecycle::sigterm_removes_everything", || interrupted_run("TERM")));
+    trials.push(Trial::test("lifecycle::gc_after_sigkill", gc_after_sigkill));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
+    let report_dir = root().join("target/scenario-reports").join(name);
+    let status = harness()
+        .arg("run")
+        .arg(file)
+        .arg("--report-dir")
+        .arg(&report_dir)
+        .status()
+        .map_err(|e| format!("cannot start the harness: {e}"))?;
+    let report = std::fs::read_to_string(report_dir.join("report.json")).unwrap_or_default();
+    if status.code() != Some(0) {
+        return Err(format!("{name}: exit {status}; report: {report}").into());
+    }
+    let json: serde_json::Value = serde_json::from_str(&report).map_err(|e| format!("report.json: {e}"))?;
+    if json["verdict"] != "pass" {
+        return Err(format!("verdict is {}", json["verdict"]).into());
+    }
+    let run_id = json["run_id"].as_str().unwrap_or_default().to_owned();
+    assert_nothing_left(&run_id)
+}
+
+/// Starts the smoke scenario and returns the child once its brokers are starting, with its run id.
+fn start_and_wait_for_brokers() -> Result<(Child, String), Failed> {
+    let mut child = harness()
+        .args(["run", "scenarios/smoke.yaml", "--report-dir"])
+        .arg(root().join("target/scenario-reports/lifecycle"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the harness: {e}"))?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("  | {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let mut run_id = None;
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(900))
+            .map_err(|_| "the run never reached its brokers")?;
+        if let Some(rest) = line.split("] run ").nth(1) {
+            run_id = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.contains("starting Kafka") {
+            break;
+        }
+        if line.contains("error:") {
+            let _ = child.kill();
+            return Err(format!("the run failed before its brokers started: {line}").into());
+        }
+    }
+    // keep draining stderr so the child never blocks on a full pipe
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    Ok((child, run_id.ok_or("no run id printed")?))
+}
+
+fn interrupted_run(signal: &str) -> Result<(), Failed> {
+    let (mut child, run_id) = start_and_wait_for_brokers()?;
+    assert_something_left(&run_id)?;
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .map_err(|e| format!("kill: {e}"))?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.code() != Some(130) {
+        return Err(format!("expected exit 130 after SIG{signal}, got {status}").into());
+    }
+    assert_nothing_left(&run_id)
+}
+
+fn gc_after_sigkill() -> Result<(), Failed> {
+    let (mut child, run_id) = start_and_wait_for_brokers()?;
+    child.kill().map_err(|e| e.to_string())?; // SIGKILL: no chance to clean up
+    child.wait().map_err(|e| e.to_string())?;
+    assert_something_left(&run_id)?;
+    let out = harness().arg("gc").output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("gc failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    assert_nothing_left(&run_id)
+}
+
+fn labelled_runs() -> Result<Vec<String>, Failed> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let docker = Docker::connect().await.map_err(|e| e.to_string())?;
+        let runs = docker.labelled_runs().await.map_err(|e| e.to_string())?;
+        Ok(runs.into_keys().collect())
+    })
+}
+
+fn assert_nothing_left(run_id: &str) -> Result<(), Failed> {
+    if labelled_runs()?.iter().any(|r| r == run_id) {
+        return Err(format!("containers, networks or volumes of run {run_id} are still there").into());
+    }
+    Ok(())
+}
+
+fn assert_something_left(run_id: &str) -> Result<(), Failed> {
+    if !labelled_runs()?.iter().any(|r| r == run_id) {
+        return Err(format!("run {run_id} has nothing running: the test would prove nothing").into());
+    }
+    Ok(())
+}

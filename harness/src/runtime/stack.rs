@@ -75,9 +75,28 @@ impl Run {
         l
     }
 
-    /// Removes everything labelled with this run's id.
+    /// Removes everything labelled with this run's id. A request the engine had already accepted
+    /// when the run was interrupted can still create something after the first pass, so passes
+    /// repeat until one finds nothing left.
     pub async fn teardown(&self) -> Result<Removed, DockerError> {
-        self.docker.remove_runs(std::slice::from_ref(&self.id)).await
+        let mut total = Removed::default();
+        let mut last_error = None;
+        for _ in 0..10 {
+            match self.docker.remove_runs(std::slice::from_ref(&self.id)).await {
+                Ok(r) if r == Removed::default() => return Ok(total),
+                Ok(r) => {
+                    total.containers += r.containers;
+                    total.networks += r.networks;
+                    total.volumes += r.volumes;
+                }
+                Err(e) => last_error = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        match last_error {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 }
 
