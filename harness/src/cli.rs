@@ -15,7 +15,11 @@ use crate::scenario::{self, Document, Scenario};
 use crate::secrets::Credentials;
 
 #[derive(Debug, Parser)]
-#[command(name = "kafka-harness", version, about = "Rehearse Kafka platform upgrades on a Dockerized copy of production")]
+#[command(
+    name = "kafka-harness",
+    version,
+    about = "Rehearse Kafka platform upgrades on a Dockerized copy of production"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -56,10 +60,11 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Write the JSON Schemas of stack and scenario files (for editor completion).
+    /// Write the JSON Schemas of stack and scenario files (for editor completion): by default to
+    /// stacks/stack.schema.json and scenarios/scenario.schema.json, where the shipped files point.
     Schema {
-        #[arg(long, default_value = ".")]
-        out: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -82,7 +87,10 @@ pub async fn main(cli: Cli) -> i32 {
             Ok(s) => {
                 let plan = Plan::of(&s);
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&plan).unwrap_or_default()
+                    );
                 } else {
                     print!("{}", plan.render_text());
                 }
@@ -104,7 +112,15 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Gc { all } => gc(all).await,
         Command::Schema { out } => {
             for (name, schema) in scenario::json_schemas() {
-                let path = out.join(name);
+                let home = if name.starts_with("stack") {
+                    "stacks"
+                } else {
+                    "scenarios"
+                };
+                let path = out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(home))
+                    .join(name);
                 let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
                 if let Err(e) = std::fs::write(&path, text) {
                     eprintln!("error: cannot write {}: {e}", path.display());
@@ -188,7 +204,10 @@ async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {
         return EXIT_STACK_FAILED;
     };
     let run = Run::new(docker);
-    progress.say(format!("run {} of scenario {} on stack {}", run.id, scenario.name, scenario.stack.name));
+    progress.say(format!(
+        "run {} of scenario {} on stack {}",
+        run.id, scenario.name, scenario.stack.name
+    ));
     let task = tokio::spawn(execute(run.clone(), scenario.clone(), progress.clone()));
     let ended = tokio::select! {
         r = task => match r {
@@ -199,7 +218,9 @@ async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {
         () = signal("SIGTERM") => Ended::Interrupted("SIGTERM"),
     };
     if let Ended::Interrupted(sig) = &ended {
-        progress.say(format!("{sig} received: stopping and removing everything this run started"));
+        progress.say(format!(
+            "{sig} received: stopping and removing everything this run started"
+        ));
     }
     let removed = run.teardown().await;
     match &removed {
@@ -215,9 +236,15 @@ async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {
     match ended {
         Ended::Finished(report) => {
             if let Err(e) = report.write(report_dir) {
-                eprintln!("error: cannot write the report to {}: {e}", report_dir.display());
+                eprintln!(
+                    "error: cannot write the report to {}: {e}",
+                    report_dir.display()
+                );
             } else {
-                progress.say(format!("report: {}", report_dir.join("report.json").display()));
+                progress.say(format!(
+                    "report: {}",
+                    report_dir.join("report.json").display()
+                ));
             }
             println!("{}", report.summary());
             match report.verdict {
@@ -253,7 +280,9 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
     let creds = Credentials::generate(&scenario.stack);
     let redactor = creds.clone();
     let started = match stack::start(&run, &scenario.stack, creds, &progress).await {
-        Ok(s) => stack::create_topics(&s, &scenario.topics, &progress).await.map(|()| s),
+        Ok(s) => stack::create_topics(&s, &scenario.topics, &progress)
+            .await
+            .map(|()| s),
         Err(e) => Err(e),
     };
     match started {
@@ -265,7 +294,10 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         Err(e) => {
             let e = redactor.redact(&e.to_string());
             eprintln!("error: the stack could not be brought up: {e}");
-            report.error = Some(format!("the stack could not be brought up: {}", first_line(&e)));
+            report.error = Some(format!(
+                "the stack could not be brought up: {}",
+                first_line(&e)
+            ));
         }
     }
     report.duration_s = t0.elapsed().as_secs_f64();

@@ -24,7 +24,10 @@ use crate::secrets::Secret;
 pub enum Auth {
     /// No SASL at all: what an anonymous client tries.
     Anonymous,
-    Scram { user: String, password: Secret },
+    Scram {
+        user: String,
+        password: Secret,
+    },
 }
 
 /// Records the errors librdkafka reports, so a refusal can be told apart from an unreachable broker.
@@ -83,7 +86,11 @@ pub struct ClusterMetadata {
 }
 
 /// One authenticated metadata request: the real readiness question for a broker.
-pub async fn metadata(bootstrap: String, auth: Auth, timeout: Duration) -> Result<ClusterMetadata, String> {
+pub async fn metadata(
+    bootstrap: String,
+    auth: Auth,
+    timeout: Duration,
+) -> Result<ClusterMetadata, String> {
     tokio::task::spawn_blocking(move || {
         let recorder = Recorder::default();
         let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
@@ -114,7 +121,11 @@ pub enum Admission {
     Refused(Vec<String>),
 }
 
-pub async fn try_connect(bootstrap: String, auth: Auth, timeout: Duration) -> Result<Admission, String> {
+pub async fn try_connect(
+    bootstrap: String,
+    auth: Auth,
+    timeout: Duration,
+) -> Result<Admission, String> {
     tokio::task::spawn_blocking(move || {
         let recorder = Recorder::default();
         let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
@@ -135,7 +146,9 @@ pub async fn try_connect(bootstrap: String, auth: Auth, timeout: Duration) -> Re
             // An anonymous client gets no error event, only dropped connections: one failed
             // round is the verdict (the caller then proves the brokers still serve the admin).
             if matches!(auth, Auth::Anonymous)
-                || errors.iter().any(|e| e.to_ascii_lowercase().contains("authentication"))
+                || errors
+                    .iter()
+                    .any(|e| e.to_ascii_lowercase().contains("authentication"))
             {
                 break;
             }
@@ -152,8 +165,9 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
     if topics.is_empty() {
         return Ok(());
     }
-    let client: AdminClient<DefaultClientContext> =
-        config(bootstrap, admin).create().map_err(|e| e.to_string())?;
+    let client: AdminClient<DefaultClientContext> = config(bootstrap, admin)
+        .create()
+        .map_err(|e| e.to_string())?;
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
@@ -222,7 +236,9 @@ pub async fn produce(
     let results = futures::future::join_all(sends).await;
     let acked = results.iter().filter(|r| r.is_ok()).count() as u64;
     if let Some(Err(first)) = results.into_iter().find(Result::is_err) {
-        return Err(format!("{acked} of {records} acknowledged; first error: {first}"));
+        return Err(format!(
+            "{acked} of {records} acknowledged; first error: {first}"
+        ));
     }
     Ok(acked)
 }
@@ -265,7 +281,10 @@ pub async fn consume(
                 Some(Err(e)) => last_error = Some(e.to_string()),
                 Some(Ok(m)) => {
                     let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-                    let Some(seq) = key.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) else {
+                    let Some(seq) = key
+                        .strip_prefix(&prefix)
+                        .and_then(|s| s.parse::<u64>().ok())
+                    else {
                         out.foreign += 1;
                         continue;
                     };
@@ -280,13 +299,17 @@ pub async fn consume(
             }
         }
         out.records = seen.len() as u64;
-        consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync).ok();
+        consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+            .ok();
         if out.records < expected {
             return Err(format!(
                 "only {} of {expected} records arrived within {}s{}",
                 out.records,
                 timeout.as_secs(),
-                last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+                last_error
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
             ));
         }
         Ok(out)
@@ -307,11 +330,19 @@ pub enum Authorization {
 /// Tries to read partition 0 of `topic`. First the topic's metadata: Read implies Describe in
 /// Kafka's authorizer, so a Describe denial proves Read is not granted. Otherwise a real fetch, where
 /// only a topic-level denial counts (a denial of the probe's own group says nothing about the topic).
-pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Duration) -> Result<Authorization, String> {
+pub async fn try_read(
+    bootstrap: String,
+    auth: Auth,
+    topic: String,
+    timeout: Duration,
+) -> Result<Authorization, String> {
     tokio::task::spawn_blocking(move || {
         let recorder = Recorder::default();
         let consumer: BaseConsumer<Recorder> = config(&bootstrap, &auth)
-            .set("group.id", format!("kafka-harness-acl-probe-{}", std::process::id()))
+            .set(
+                "group.id",
+                format!("kafka-harness-acl-probe-{}", std::process::id()),
+            )
             .set("enable.auto.commit", "false")
             .create_with_context(recorder.clone())
             .map_err(|e| e.to_string())?;
@@ -334,7 +365,12 @@ pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Dur
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => return Ok(Authorization::Allowed(format!("read offset {}", m.offset()))),
+                Some(Ok(m)) => {
+                    return Ok(Authorization::Allowed(format!(
+                        "read offset {}",
+                        m.offset()
+                    )))
+                }
                 Some(Err(e)) => recorder.push(e.to_string()),
                 None => {}
             }
@@ -352,7 +388,12 @@ pub async fn try_read(bootstrap: String, auth: Auth, topic: String, timeout: Dur
     .map_err(|e| e.to_string())?
 }
 
-pub async fn try_write(bootstrap: &str, auth: &Auth, topic: &str, timeout: Duration) -> Result<Authorization, String> {
+pub async fn try_write(
+    bootstrap: &str,
+    auth: &Auth,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Authorization, String> {
     let producer: FutureProducer = config(bootstrap, auth)
         .set("message.timeout.ms", timeout.as_millis().to_string())
         .create()
@@ -371,5 +412,7 @@ pub async fn try_write(bootstrap: &str, auth: &Auth, topic: &str, timeout: Durat
 }
 
 fn is_authorization(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("topic authorization failed")
+    message
+        .to_ascii_lowercase()
+        .contains("topic authorization failed")
 }

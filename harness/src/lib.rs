@@ -3,14 +3,14 @@
 //! Data flows one way: files (`scenario`) → `plan` → `runtime` (Docker, `components`) → `steps` →
 //! `report`. Nothing before `runtime` needs Docker.
 
-pub mod scenario;
-pub mod components;
-pub mod runtime;
-pub mod secrets;
-pub mod client;
-pub mod progress;
-pub mod steps;
-pub mod plan;
-pub mod report;
-pub mod error;
 pub mod cli;
+pub mod client;
+pub mod components;
+pub mod error;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod runtime;
+pub mod scenario;
+pub mod secrets;
+pub mod steps;

@@ -98,7 +98,10 @@ mod tests {
         )))
         .expect("shipped stack loads");
         let creds = Credentials::generate(&stack);
-        let leaked: String = creds.iter().map(|(u, s)| format!("{u}={} ", s.expose())).collect();
+        let leaked: String = creds
+            .iter()
+            .map(|(u, s)| format!("{u}={} ", s.expose()))
+            .collect();
         let shown = creds.redact(&leaked);
         assert!(creds.iter().all(|(_, s)| !shown.contains(s.expose())));
         assert!(shown.contains("admin=***"));

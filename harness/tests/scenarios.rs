@@ -37,11 +37,20 @@ fn main() {
         .collect();
     files.sort();
     for file in files {
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        trials.push(Trial::test(format!("scenario::{name}"), move || run_scenario(&file, &name)));
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        trials.push(Trial::test(format!("scenario::{name}"), move || {
+            run_scenario(&file, &name)
+        }));
     }
-    trials.push(Trial::test("lifecycle::sigint_removes_everything", || interrupted_run("INT")));
-    trials.push(Trial::test("lifecycle::sigterm_removes_everything", || interrupted_run("TERM")));
+    trials.push(Trial::test("lifecycle::sigint_removes_everything", || {
+        interrupted_run("INT")
+    }));
+    trials.push(Trial::test("lifecycle::sigterm_removes_everything", || {
+        interrupted_run("TERM")
+    }));
     trials.push(Trial::test("lifecycle::gc_after_sigkill", gc_after_sigkill));
     libtest_mimic::run(&args, trials).exit();
 }
@@ -59,7 +68,8 @@ fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
     if status.code() != Some(0) {
         return Err(format!("{name}: exit {status}; report: {report}").into());
     }
-    let json: serde_json::Value = serde_json::from_str(&report).map_err(|e| format!("report.json: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&report).map_err(|e| format!("report.json: {e}"))?;
     if json["verdict"] != "pass" {
         return Err(format!("verdict is {}", json["verdict"]).into());
     }
@@ -143,14 +153,18 @@ fn labelled_runs() -> Result<Vec<String>, Failed> {
 
 fn assert_nothing_left(run_id: &str) -> Result<(), Failed> {
     if labelled_runs()?.iter().any(|r| r == run_id) {
-        return Err(format!("containers, networks or volumes of run {run_id} are still there").into());
+        return Err(
+            format!("containers, networks or volumes of run {run_id} are still there").into(),
+        );
     }
     Ok(())
 }
 
 fn assert_something_left(run_id: &str) -> Result<(), Failed> {
     if !labelled_runs()?.iter().any(|r| r == run_id) {
-        return Err(format!("run {run_id} has nothing running: the test would prove nothing").into());
+        return Err(
+            format!("run {run_id} has nothing running: the test would prove nothing").into(),
+        );
     }
     Ok(())
 }

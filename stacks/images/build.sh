@@ -99,12 +99,18 @@ check_version() {
 # required. Output goes to a log; the tail is shown on failure.
 docker_build() {
   # docker_build TAG CONTEXT [extra docker build args...]
-  local tag="$1" ctx="$2" log
+  local tag="$1" ctx="$2" log old_id new_id
   shift 2
   log="$LOG_DIR/docker-build-$(printf '%s' "$tag" | tr '/:' '__').log"
+  old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   if ! DOCKER_BUILDKIT=0 docker build "$@" -t "$tag" "$ctx" >"$log" 2>&1; then
     tail -n 15 "$log" | sed 's/^/    /' >&2
     die "docker build of $tag failed (full log: $log)"
+  fi
+  # --force: drop the image the tag pointed at before, if nothing else uses it
+  new_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
+  if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    docker rmi "$old_id" >/dev/null 2>&1 || true
   fi
 }
 

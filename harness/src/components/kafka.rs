@@ -47,12 +47,22 @@ impl ServerProperties {
         let mut out = format!("# rendered by kafka-harness for {node}\n");
         // Java properties have no trailing comments, so keys are grouped under their origin.
         for (origin, title) in [
-            (Origin::HarnessDefault, "harness defaults (production may change them)"),
+            (
+                Origin::HarnessDefault,
+                "harness defaults (production may change them)",
+            ),
             (Origin::Production, "production's server.properties"),
             (Origin::StackConfig, "the stack's `config`"),
-            (Origin::Harness, "owned by the harness: listeners, ids, paths, connection strings, security"),
+            (
+                Origin::Harness,
+                "owned by the harness: listeners, ids, paths, connection strings, security",
+            ),
         ] {
-            let keys: Vec<_> = self.entries.iter().filter(|(_, (_, o))| *o == origin).collect();
+            let keys: Vec<_> = self
+                .entries
+                .iter()
+                .filter(|(_, (_, o))| *o == origin)
+                .collect();
             if keys.is_empty() {
                 continue;
             }
@@ -85,7 +95,10 @@ pub fn server_properties(stack: &Stack, broker: u8, external_host_port: u16) -> 
     let mut entries: BTreeMap<String, (String, Origin)> = BTreeMap::new();
     let defaults = [
         ("offsets.topic.replication.factor", n.min(3).to_string()),
-        ("transaction.state.log.replication.factor", n.min(3).to_string()),
+        (
+            "transaction.state.log.replication.factor",
+            n.min(3).to_string(),
+        ),
         ("transaction.state.log.min.isr", n.min(2).to_string()),
         ("group.initial.rebalance.delay.ms", "0".to_owned()),
         ("num.partitions", "1".to_owned()),
@@ -138,7 +151,14 @@ pub fn server_properties(stack: &Stack, broker: u8, external_host_port: u16) -> 
         ("super.users", super_users),
     ];
     // Keys that would contradict the owned ones if left in place.
-    let conflicting = ["log.dir", "port", "host.name", "advertised.host.name", "advertised.port", "security.inter.broker.protocol"];
+    let conflicting = [
+        "log.dir",
+        "port",
+        "host.name",
+        "advertised.host.name",
+        "advertised.port",
+        "security.inter.broker.protocol",
+    ];
     let mut overridden = Vec::new();
     for k in conflicting {
         if let Some((v, origin)) = entries.remove(k) {
@@ -185,7 +205,11 @@ pub fn render_jaas(creds: &Credentials) -> String {
 
 pub const JAAS_FILE: &str = "kafka_server_jaas.conf";
 
-pub fn broker_files(props: &ServerProperties, node: NodeId, creds: &Credentials) -> Vec<ConfigFile> {
+pub fn broker_files(
+    props: &ServerProperties,
+    node: NodeId,
+    creds: &Credentials,
+) -> Vec<ConfigFile> {
     vec![
         ConfigFile::new("server.properties", props.render(node)),
         ConfigFile::secret(JAAS_FILE, render_jaas(creds)),
@@ -225,7 +249,11 @@ pub fn command(flavor: Flavor) -> Vec<String> {
 
 /// The files and command of the one-shot container that writes every user's SCRAM credential and
 /// every ACL into ZooKeeper. Passwords only ever sit in the per-user files, never on a command line.
-pub fn bootstrap(stack: &Stack, flavor: Flavor, creds: &Credentials) -> (Vec<ConfigFile>, Vec<String>) {
+pub fn bootstrap(
+    stack: &Stack,
+    flavor: Flavor,
+    creds: &Credentials,
+) -> (Vec<ConfigFile>, Vec<String>) {
     let zk = zookeeper_connect(stack);
     let mut files = Vec::new();
     let mut script = String::from("set -eu\n");

@@ -32,3 +32,78 @@ impl ConfigFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Snapshots of every rendered file, so a change to what brokers are given shows up in review.
+
+    use std::path::Path;
+
+    use crate::scenario::{load_stack, Flavor, NodeId, Stack};
+    use crate::secrets::Credentials;
+
+    fn stack(yaml: &str) -> Stack {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(&path, yaml).expect("write");
+        std::fs::write(
+            dir.path().join("server.properties"),
+            "broker.id=7\nlisteners=SSL://:9094\nlog.dirs=/data\nnum.io.threads=16\nlog.retention.hours=168\nsuper.users=User:ops\nzookeeper.connect=zk:2181/kafka/prod\n",
+        )
+        .expect("write");
+        load_stack(&path).expect("valid stack")
+    }
+
+    const ENSEMBLE: &str = "name: snap\nzookeeper:\n  version: \"3.8.4\"\n  nodes: 3\nkafka:\n  version: \"3.7.2\"\n  brokers: 3\n  server_properties: server.properties\n  config:\n    num.io.threads: 4\nsecurity:\n  users:\n    - name: app\n      acls:\n        - { topic: orders, operations: [read, write] }\n        - { group: app-, prefixed: true, operations: [read] }\n";
+
+    #[test]
+    fn zoo_cfg_single_and_ensemble() {
+        let single =
+            stack("name: one\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n");
+        insta::assert_snapshot!("zoo_cfg_single", super::zookeeper::render_zoo_cfg(&single));
+        insta::assert_snapshot!(
+            "zoo_cfg_ensemble",
+            super::zookeeper::render_zoo_cfg(&stack(ENSEMBLE))
+        );
+    }
+
+    #[test]
+    fn server_properties_overlaid_on_production() {
+        let props = super::kafka::server_properties(&stack(ENSEMBLE), 2, 40002);
+        insta::assert_snapshot!("server_properties", props.render(NodeId::Kafka(2)));
+        let keys: Vec<&str> = props.overridden.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "broker.id",
+                "listeners",
+                "log.dirs",
+                "super.users",
+                "zookeeper.connect"
+            ]
+        );
+    }
+
+    #[test]
+    fn jaas_and_bootstrap() {
+        let s = stack(ENSEMBLE);
+        let creds = Credentials::fixed(&s);
+        insta::assert_snapshot!("jaas", super::kafka::render_jaas(&creds));
+        let (files, cmd) = super::kafka::bootstrap(&s, Flavor::Harness, &creds);
+        let script = files
+            .iter()
+            .find(|f| f.path.ends_with("bootstrap.sh"))
+            .expect("script");
+        insta::assert_snapshot!("bootstrap_sh", script.contents);
+        assert_eq!(cmd, ["sh", "/etc/kafka-harness/bootstrap.sh"]);
+        // Passwords sit in the owner-only credential files, never in the script that names them.
+        for (_, secret) in creds.iter() {
+            assert!(!script.contents.contains(secret.expose()));
+        }
+        assert!(files
+            .iter()
+            .filter(|f| f.path.contains("scram-"))
+            .all(|f| f.secret));
+        let _ = Path::new(".");
+    }
+}

@@ -76,22 +76,29 @@ impl Plan {
             name: ADMIN_USER.to_owned(),
             acls: vec!["super user (the harness itself; brokers between themselves)".to_owned()],
         }];
-        users.extend(stack.users.iter().map(|u| PlannedUser {
-            name: u.name.clone(),
-            acls: u
-                .acls
-                .iter()
-                .map(|a| {
-                    let ops: Vec<&str> = a.operations.iter().copied().map(Operation::kafka_name).collect();
-                    let res = match &a.resource {
-                        Resource::Topic(t) => format!("topic {t}"),
-                        Resource::Group(g) => format!("group {g}"),
-                        Resource::Cluster => "cluster".to_owned(),
-                    };
-                    let prefixed = if a.prefixed { " (prefix)" } else { "" };
-                    format!("{} on {res}{prefixed}", ops.join(", "))
-                })
-                .collect(),
+        users.extend(stack.users.iter().map(|u| {
+            PlannedUser {
+                name: u.name.clone(),
+                acls: u
+                    .acls
+                    .iter()
+                    .map(|a| {
+                        let ops: Vec<&str> = a
+                            .operations
+                            .iter()
+                            .copied()
+                            .map(Operation::kafka_name)
+                            .collect();
+                        let res = match &a.resource {
+                            Resource::Topic(t) => format!("topic {t}"),
+                            Resource::Group(g) => format!("group {g}"),
+                            Resource::Cluster => "cluster".to_owned(),
+                        };
+                        let prefixed = if a.prefixed { " (prefix)" } else { "" };
+                        format!("{} on {res}{prefixed}", ops.join(", "))
+                    })
+                    .collect(),
+            }
         }));
         // Port 0 stands for the port picked at run time.
         let props = kafka::server_properties(stack, 1, 0);
@@ -121,7 +128,11 @@ impl Plan {
                 })
                 .collect(),
             steps: s.steps.iter().map(crate::scenario::Step::label).collect(),
-            production_config: stack.kafka.overlay.as_ref().map(|o| o.path.display().to_string()),
+            production_config: stack
+                .kafka
+                .overlay
+                .as_ref()
+                .map(|o| o.path.display().to_string()),
             overridden,
         }
     }
@@ -132,11 +143,19 @@ impl Plan {
         let _ = writeln!(o, "stack    {} ({})", self.stack, self.stack_file);
         let _ = writeln!(o, "\nnodes:");
         for n in &self.nodes {
-            let _ = writeln!(o, "  {:<14} {} {:<8} {} ({})", n.node, n.component, n.version, n.image, n.source);
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<10} {:<8} {} ({})",
+                n.node, n.component, n.version, n.image, n.source
+            );
         }
         let _ = writeln!(o, "\nusers (SCRAM-SHA-512, passwords generated per run):");
         for u in &self.users {
-            let acls = if u.acls.is_empty() { "no ACLs: denied everything".to_owned() } else { u.acls.join("; ") };
+            let acls = if u.acls.is_empty() {
+                "no ACLs: denied everything".to_owned()
+            } else {
+                u.acls.join("; ")
+            };
             let _ = writeln!(o, "  {:<14} {acls}", u.name);
         }
         let _ = writeln!(o, "\ntopics:");
@@ -165,7 +184,11 @@ impl Plan {
         } else {
             let _ = writeln!(o, "the harness overrides these keys so the copy can run:");
             for k in &self.overridden {
-                let _ = writeln!(o, "  {} = {}  (was {} from {:?})", k.key, k.harness_value, k.user_value, k.from);
+                let _ = writeln!(
+                    o,
+                    "  {} = {}  (was {} from {:?})",
+                    k.key, k.harness_value, k.user_value, k.from
+                );
             }
         }
         o

@@ -51,7 +51,11 @@ impl Report {
     }
 
     pub fn summary(&self) -> String {
-        let passed = self.steps.iter().filter(|s| s.status == Status::Pass).count();
+        let passed = self
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::Pass)
+            .count();
         let verdict = match self.verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
@@ -65,7 +69,12 @@ impl Report {
             self.run_id
         );
         for step in self.steps.iter().filter(|s| s.status == Status::Fail) {
-            s.push_str(&format!("\n  failed step {}: {} — {}", step.index + 1, step.step, step.detail));
+            s.push_str(&format!(
+                "\n  failed step {}: {} — {}",
+                step.index + 1,
+                step.step,
+                step.detail
+            ));
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("\n  {e}"));

@@ -113,7 +113,11 @@ impl Docker {
         Ok(())
     }
 
-    pub async fn create_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), DockerError> {
+    pub async fn create_network(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), DockerError> {
         self.api
             .create_network(NetworkCreateRequest {
                 name: name.to_owned(),
@@ -126,7 +130,11 @@ impl Docker {
         Ok(())
     }
 
-    pub async fn create_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), DockerError> {
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), DockerError> {
         self.api
             .create_volume(VolumeCreateRequest {
                 name: Some(name.to_owned()),
@@ -191,7 +199,9 @@ impl Docker {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new().name(&spec.name).build();
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
         self.api
             .create_container(Some(opts), body)
             .await
@@ -212,7 +222,10 @@ impl Docker {
 
     pub async fn start(&self, name: &str) -> Result<(), DockerError> {
         self.api
-            .start_container(name, None::<bollard::query_parameters::StartContainerOptions>)
+            .start_container(
+                name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
             .await
             .map_err(api(format!("start {name}")))
     }
@@ -228,7 +241,10 @@ impl Docker {
 
     pub async fn kill(&self, name: &str) -> Result<(), DockerError> {
         self.api
-            .kill_container(name, Some(KillContainerOptionsBuilder::new().signal("KILL").build()))
+            .kill_container(
+                name,
+                Some(KillContainerOptionsBuilder::new().signal("KILL").build()),
+            )
             .await
             .map_err(api(format!("kill {name}")))
     }
@@ -237,7 +253,10 @@ impl Docker {
     pub async fn exit_code(&self, name: &str) -> Result<Option<i64>, DockerError> {
         let info = self
             .api
-            .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
             .map_err(api(format!("inspect {name}")))?;
         let state = info.state.unwrap_or_default();
@@ -276,7 +295,10 @@ impl Docker {
     }
 
     pub async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
-        let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         self.api
             .remove_container(name, Some(opts))
             .await
@@ -290,7 +312,12 @@ impl Docker {
             let filter = HashMap::from([("label", vec![format!("{LABEL_RUN}={run}")])]);
             let containers = self
                 .api
-                .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build()))
+                .list_containers(Some(
+                    ListContainersOptionsBuilder::new()
+                        .all(true)
+                        .filters(&filter)
+                        .build(),
+                ))
                 .await
                 .map_err(api("list containers"))?;
             let removals = containers
@@ -303,21 +330,31 @@ impl Docker {
             }
             let networks = self
                 .api
-                .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filter).build()))
+                .list_networks(Some(
+                    ListNetworksOptionsBuilder::new().filters(&filter).build(),
+                ))
                 .await
                 .map_err(api("list networks"))?;
             for n in networks.into_iter().filter_map(|n| n.name) {
-                self.api.remove_network(&n).await.map_err(api(format!("remove network {n}")))?;
+                self.api
+                    .remove_network(&n)
+                    .await
+                    .map_err(api(format!("remove network {n}")))?;
                 removed.networks += 1;
             }
             let volumes = self
                 .api
-                .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filter).build()))
+                .list_volumes(Some(
+                    ListVolumesOptionsBuilder::new().filters(&filter).build(),
+                ))
                 .await
                 .map_err(api("list volumes"))?;
             for v in volumes.volumes.unwrap_or_default() {
                 self.api
-                    .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().force(true).build()))
+                    .remove_volume(
+                        &v.name,
+                        Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
+                    )
                     .await
                     .map_err(api(format!("remove volume {}", v.name)))?;
                 removed.volumes += 1;
@@ -341,7 +378,12 @@ impl Docker {
         };
         for c in self
             .api
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filter).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
             .await
             .map_err(api("list containers"))?
         {
@@ -349,7 +391,9 @@ impl Docker {
         }
         for n in self
             .api
-            .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filter).build()))
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filter).build(),
+            ))
             .await
             .map_err(api("list networks"))?
         {
@@ -357,7 +401,9 @@ impl Docker {
         }
         for v in self
             .api
-            .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filter).build()))
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::new().filters(&filter).build(),
+            ))
             .await
             .map_err(api("list volumes"))?
             .volumes
@@ -374,7 +420,11 @@ fn tar_of(files: &[ConfigFile], owner: u64) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut dirs: Vec<String> = files
         .iter()
-        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.trim_start_matches('/').to_owned()))
+        .filter_map(|f| {
+            f.path
+                .rsplit_once('/')
+                .map(|(d, _)| d.trim_start_matches('/').to_owned())
+        })
         .filter(|d| !d.is_empty())
         .collect();
     dirs.sort();
@@ -394,7 +444,11 @@ fn tar_of(files: &[ConfigFile], owner: u64) -> std::io::Result<Vec<u8>> {
         h.set_uid(owner);
         h.set_gid(owner);
         h.set_size(f.contents.len() as u64);
-        builder.append_data(&mut h, f.path.trim_start_matches('/'), f.contents.as_bytes())?;
+        builder.append_data(
+            &mut h,
+            f.path.trim_start_matches('/'),
+            f.contents.as_bytes(),
+        )?;
     }
     builder.into_inner()
 }

@@ -33,27 +33,43 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, &ImageRef)> {
     ]
 }
 
-pub async fn ensure(docker: &Docker, stack: &Stack, progress: &Progress, force: bool) -> Result<(), ImageError> {
+pub async fn ensure(
+    docker: &Docker,
+    stack: &Stack,
+    progress: &Progress,
+    force: bool,
+) -> Result<(), ImageError> {
     for (component, version, image) in needed(stack) {
         let reference = image.reference().to_owned();
         if !force && docker.image_exists(&reference).await {
             continue;
         }
         match image {
-            ImageRef::Built { .. } => build(component, version, &reference, progress, force).await?,
+            ImageRef::Built { .. } => {
+                build(component, version, &reference, progress, force).await?
+            }
             ImageRef::Upstream { .. } => {
                 progress.say(format!("pulling {reference}"));
-                docker.pull(&reference).await.map_err(|e| ImageError::Pull {
-                    image: reference.clone(),
-                    message: e.to_string(),
-                })?;
+                docker
+                    .pull(&reference)
+                    .await
+                    .map_err(|e| ImageError::Pull {
+                        image: reference.clone(),
+                        message: e.to_string(),
+                    })?;
             }
         }
     }
     Ok(())
 }
 
-async fn build(component: &str, version: Version, reference: &str, progress: &Progress, force: bool) -> Result<(), ImageError> {
+async fn build(
+    component: &str,
+    version: Version,
+    reference: &str,
+    progress: &Progress,
+    force: bool,
+) -> Result<(), ImageError> {
     let script = images_dir().join("build.sh");
     progress.say(format!(
         "building {reference} from Maven Central artifacts (first time only; a few minutes)"

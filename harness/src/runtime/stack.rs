@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use futures::future::try_join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::docker::{ContainerSpec, Docker, DockerError, Removed, LABEL_NODE, LABEL_PID, LABEL_RUN};
+use super::docker::{
+    ContainerSpec, Docker, DockerError, Removed, LABEL_NODE, LABEL_PID, LABEL_RUN,
+};
 use super::images::{self, ImageError};
 use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
@@ -34,8 +36,14 @@ pub enum StartError {
         reason: String,
         log: String,
     },
-    #[error("{node} exited with code {code} while starting\n--- last lines of {node}'s log ---\n{log}")]
-    Exited { node: String, code: i64, log: String },
+    #[error(
+        "{node} exited with code {code} while starting\n--- last lines of {node}'s log ---\n{log}"
+    )]
+    Exited {
+        node: String,
+        code: i64,
+        log: String,
+    },
     #[error("writing SCRAM credentials and ACLs into ZooKeeper failed (exit code {code})\n--- last lines of its log ---\n{log}")]
     Bootstrap { code: i64, log: String },
     #[error("creating topics: {0}")]
@@ -51,8 +59,12 @@ pub struct Run {
 
 impl Run {
     pub fn new(docker: Docker) -> Self {
-        let id = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 8)
-            .to_ascii_lowercase();
+        let id = rand::distr::SampleString::sample_string(
+            &rand::distr::Alphanumeric,
+            &mut rand::rng(),
+            8,
+        )
+        .to_ascii_lowercase();
         Self { id, docker }
     }
 
@@ -82,7 +94,11 @@ impl Run {
         let mut total = Removed::default();
         let mut last_error = None;
         for _ in 0..10 {
-            match self.docker.remove_runs(std::slice::from_ref(&self.id)).await {
+            match self
+                .docker
+                .remove_runs(std::slice::from_ref(&self.id))
+                .await
+            {
                 Ok(r) if r == Removed::default() => return Ok(total),
                 Ok(r) => {
                     total.containers += r.containers;
@@ -137,15 +153,32 @@ impl RunningStack {
     }
 
     /// Graceful stop (controlled shutdown), start on the same container, wait until ready again.
-    pub async fn restart(&self, node: NodeId, timeout: Duration, progress: &Progress) -> Result<(), StartError> {
+    pub async fn restart(
+        &self,
+        node: NodeId,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<(), StartError> {
         let name = self.run.container(node);
         progress.say(format!("stopping {node}"));
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
         progress.say(format!("starting {node}"));
         self.run.docker.start(&name).await?;
         match node {
-            NodeId::ZooKeeper(n) => wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await?,
-            NodeId::Kafka(n) => wait_broker(&self.run, &self.stack, n, self.kafka_ports[&n], &self.admin(), timeout).await?,
+            NodeId::ZooKeeper(n) => {
+                wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await?
+            }
+            NodeId::Kafka(n) => {
+                wait_broker(
+                    &self.run,
+                    &self.stack,
+                    n,
+                    self.kafka_ports[&n],
+                    &self.admin(),
+                    timeout,
+                )
+                .await?
+            }
         }
         progress.say(format!("{node} is back"));
         Ok(())
@@ -153,12 +186,23 @@ impl RunningStack {
 }
 
 /// Starts the whole stack. On error the caller still owns the run and must tear it down.
-pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Progress) -> Result<RunningStack, StartError> {
+pub async fn start(
+    run: &Run,
+    stack: &Stack,
+    creds: Credentials,
+    progress: &Progress,
+) -> Result<RunningStack, StartError> {
     images::ensure(&run.docker, stack, progress, false).await?;
-    run.docker.create_network(&run.network(), &run.labels(None)).await?;
+    run.docker
+        .create_network(&run.network(), &run.labels(None))
+        .await?;
 
-    let zookeeper_ports: BTreeMap<u8, u16> = (1..=stack.zookeeper.nodes).map(|n| (n, free_port())).collect();
-    let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers).map(|n| (n, free_port())).collect();
+    let zookeeper_ports: BTreeMap<u8, u16> = (1..=stack.zookeeper.nodes)
+        .map(|n| (n, free_port()))
+        .collect();
+    let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers)
+        .map(|n| (n, free_port()))
+        .collect();
 
     // ZooKeeper ensemble: all nodes together, since a quorum needs its peers.
     progress.say(format!(
@@ -180,7 +224,10 @@ pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Prog
             ],
             labels: run.labels(Some(&node.to_string())),
             network: run.network(),
-            volume: Some((format!("{}-data", run.container(node)), "/var/lib/zookeeper".into())),
+            volume: Some((
+                format!("{}-data", run.container(node)),
+                "/var/lib/zookeeper".into(),
+            )),
             publish: vec![(port, zookeeper::CLIENT_PORT)],
             user: run_as(zk_flavor),
             files: zookeeper::config_files(stack),
@@ -247,7 +294,10 @@ pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Prog
             env: kafka::broker_env(stack),
             labels: run.labels(Some(&node.to_string())),
             network: run.network(),
-            volume: Some((format!("{}-data", run.container(node)), kafka::VOLUME_DIR.into())),
+            volume: Some((
+                format!("{}-data", run.container(node)),
+                kafka::VOLUME_DIR.into(),
+            )),
             publish: vec![(port, kafka::EXTERNAL_PORT)],
             user: run_as(k_flavor),
             files: kafka::broker_files(&props, node, &creds),
@@ -264,7 +314,10 @@ pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Prog
     }
     let admin = Auth::Scram {
         user: ADMIN_USER.to_owned(),
-        password: creds.password(ADMIN_USER).cloned().unwrap_or_else(crate::secrets::Secret::generate),
+        password: creds
+            .password(ADMIN_USER)
+            .cloned()
+            .unwrap_or_else(crate::secrets::Secret::generate),
     };
     try_join_all(
         kafka_ports
@@ -272,7 +325,10 @@ pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Prog
             .map(|(&n, &port)| wait_broker(run, stack, n, port, &admin, stack.kafka.start_timeout)),
     )
     .await?;
-    progress.say(format!("all {} broker(s) registered and answering", stack.kafka.brokers));
+    progress.say(format!(
+        "all {} broker(s) registered and answering",
+        stack.kafka.brokers
+    ));
 
     Ok(RunningStack {
         run: run.clone(),
@@ -284,7 +340,11 @@ pub async fn start(run: &Run, stack: &Stack, creds: Credentials, progress: &Prog
     })
 }
 
-pub async fn create_topics(running: &RunningStack, topics: &[Topic], progress: &Progress) -> Result<(), StartError> {
+pub async fn create_topics(
+    running: &RunningStack,
+    topics: &[Topic],
+    progress: &Progress,
+) -> Result<(), StartError> {
     if topics.is_empty() {
         return Ok(());
     }
@@ -293,14 +353,17 @@ pub async fn create_topics(running: &RunningStack, topics: &[Topic], progress: &
         .map_err(StartError::Topics)?;
     progress.say(format!(
         "created topic(s) {}",
-        topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        topics
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(())
 }
 
 async fn create_and_start(run: &Run, spec: &ContainerSpec) -> Result<(), DockerError> {
-    if spec.volume.is_some() {
-        let (volume, _) = spec.volume.as_ref().expect("checked above");
+    if let Some((volume, _)) = &spec.volume {
         run.docker.create_volume(volume, &spec.labels).await?;
     }
     run.docker.create(spec).await?;
@@ -328,7 +391,12 @@ fn owner(flavor: Flavor) -> u64 {
 }
 
 /// Polls `probe` until it says ready, failing fast if the container exits.
-async fn wait_until<F, Fut>(run: &Run, node: NodeId, timeout: Duration, mut probe: F) -> Result<(), StartError>
+async fn wait_until<F, Fut>(
+    run: &Run,
+    node: NodeId,
+    timeout: Duration,
+    mut probe: F,
+) -> Result<(), StartError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
@@ -359,7 +427,13 @@ where
 }
 
 /// Ready = the `srvr` command answers with a serving mode (in an ensemble: leader or follower).
-async fn wait_zookeeper(run: &Run, stack: &Stack, n: u8, port: u16, timeout: Duration) -> Result<(), StartError> {
+async fn wait_zookeeper(
+    run: &Run,
+    stack: &Stack,
+    n: u8,
+    port: u16,
+    timeout: Duration,
+) -> Result<(), StartError> {
     let ensemble = stack.zookeeper.nodes > 1;
     wait_until(run, NodeId::ZooKeeper(n), timeout, || async move {
         let mode = zookeeper_mode(port).await?;
@@ -374,10 +448,13 @@ async fn wait_zookeeper(run: &Run, stack: &Stack, n: u8, port: u16, timeout: Dur
 
 /// Sends ZooKeeper's `srvr` four-letter command and returns the `Mode:` it reports.
 pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
-    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(("127.0.0.1", port)))
-        .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_owned())?
+    .map_err(|e| e.to_string())?;
     s.write_all(b"srvr").await.map_err(|e| e.to_string())?;
     let mut buf = String::new();
     tokio::time::timeout(Duration::from_secs(2), s.read_to_string(&mut buf))
@@ -394,16 +471,27 @@ pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
 }
 
 /// Ready = an authenticated metadata request to this broker lists every broker of the stack.
-async fn wait_broker(run: &Run, stack: &Stack, n: u8, port: u16, admin: &Auth, timeout: Duration) -> Result<(), StartError> {
+async fn wait_broker(
+    run: &Run,
+    stack: &Stack,
+    n: u8,
+    port: u16,
+    admin: &Auth,
+    timeout: Duration,
+) -> Result<(), StartError> {
     let expected = usize::from(stack.kafka.brokers);
     wait_until(run, NodeId::Kafka(n), timeout, || {
         let admin = admin.clone();
         async move {
-            let md = client::metadata(format!("127.0.0.1:{port}"), admin, Duration::from_secs(5)).await?;
+            let md = client::metadata(format!("127.0.0.1:{port}"), admin, Duration::from_secs(5))
+                .await?;
             if md.brokers.len() >= expected {
                 Ok(())
             } else {
-                Err(format!("{} of {expected} brokers registered", md.brokers.len()))
+                Err(format!(
+                    "{} of {expected} brokers registered",
+                    md.brokers.len()
+                ))
             }
         }
     })

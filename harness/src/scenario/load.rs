@@ -25,8 +25,8 @@ const PER_BROKER_COUNT_KEYS: &[&str] = &[
 /// What kind of file a path holds, decided by its content: scenarios name a `stack`.
 #[derive(Debug)]
 pub enum Document {
-    Stack(Stack),
-    Scenario(Box<Scenario>),
+    Stack(Box<Stack>),
+    Scenario(Scenario),
 }
 
 pub fn load_document(path: &Path) -> Result<Document, InputError> {
@@ -36,9 +36,9 @@ pub fn load_document(path: &Path) -> Result<Document, InputError> {
         .and_then(|v| v.as_mapping().map(|m| m.contains_key("stack")))
         .unwrap_or(false);
     if is_scenario {
-        scenario_from_source(&source).map(|s| Document::Scenario(Box::new(s)))
+        scenario_from_source(&source).map(Document::Scenario)
     } else {
-        stack_from_source(&source).map(Document::Stack)
+        stack_from_source(&source).map(|s| Document::Stack(Box::new(s)))
     }
 }
 
@@ -89,7 +89,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn version(&mut self, path: &KeyPath, raw: &str, range: (Version, Version), what: &str) -> Version {
+    fn version(
+        &mut self,
+        path: &KeyPath,
+        raw: &str,
+        range: (Version, Version),
+        what: &str,
+    ) -> Version {
         match raw.parse::<Version>() {
             Ok(v) if v >= range.0 && v < range.1 => v,
             Ok(v) => {
@@ -170,9 +176,15 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
             format!("{} brokers: expected 1 to 9", raw.kafka.brokers),
         );
     }
-    let k_image = image_ref(&mut c, &k_path.key("image"), raw.kafka.image.as_deref(), "kafka", k_version);
+    let k_image = image_ref(
+        &mut c,
+        &k_path.key("image"),
+        raw.kafka.image.as_deref(),
+        "kafka",
+        k_version,
+    );
     let overlay = raw.kafka.server_properties.as_deref().and_then(|rel| {
-        let path = base_dir.join(rel);
+        let path = normalize(&base_dir.join(rel));
         match std::fs::read_to_string(&path) {
             Ok(text) => Some(PropertiesFile {
                 entries: parse_properties(&text),
@@ -193,7 +205,13 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         .into_iter()
         .map(|(k, v)| (k, v.0))
         .collect();
-    check_counts_fit(&mut c, &k_path, overlay.as_ref(), &config, raw.kafka.brokers);
+    check_counts_fit(
+        &mut c,
+        &k_path,
+        overlay.as_ref(),
+        &config,
+        raw.kafka.brokers,
+    );
     let kafka = KafkaSpec {
         version: k_version,
         brokers: raw.kafka.brokers,
@@ -213,11 +231,23 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     for (i, u) in raw.security.users.into_iter().enumerate() {
         let up = root.key("security").key("users").index(i);
         if u.name == ADMIN_USER {
-            c.error(&up.key("name"), "`admin` is reserved for the harness's own super user");
+            c.error(
+                &up.key("name"),
+                "`admin` is reserved for the harness's own super user",
+            );
         } else if !valid_name(&u.name) {
-            c.error(&up.key("name"), format!("`{}` is not a valid user name; use letters, digits, '.', '_' and '-'", u.name));
+            c.error(
+                &up.key("name"),
+                format!(
+                    "`{}` is not a valid user name; use letters, digits, '.', '_' and '-'",
+                    u.name
+                ),
+            );
         } else if !seen.insert(u.name.clone()) {
-            c.error(&up.key("name"), format!("user `{}` is declared twice", u.name));
+            c.error(
+                &up.key("name"),
+                format!("user `{}` is declared twice", u.name),
+            );
         }
         let mut acls = Vec::new();
         for (j, a) in u.acls.into_iter().enumerate() {
@@ -227,7 +257,10 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
                 (None, Some(g), false) => Resource::Group(g),
                 (None, None, true) => Resource::Cluster,
                 _ => {
-                    c.error(&ap, "an ACL names exactly one of `topic`, `group` or `cluster: true`");
+                    c.error(
+                        &ap,
+                        "an ACL names exactly one of `topic`, `group` or `cluster: true`",
+                    );
                     continue;
                 }
             };
@@ -256,7 +289,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
 fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     let raw: ScenarioSerde = source.parse()?;
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
-    let stack_path = base_dir.join(&raw.stack);
+    let stack_path = normalize(&base_dir.join(&raw.stack));
     let mut c = Checker::new(source);
     let root = KeyPath::root();
     if !stack_path.is_file() {
@@ -264,7 +297,9 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             &root.key("stack"),
             format!("stack file {} does not exist", stack_path.display()),
         );
-        return Err(InputError { diagnostics: c.found });
+        return Err(InputError {
+            diagnostics: c.found,
+        });
     }
     // Problems inside the stack are reported against the stack's own file.
     let stack = load_stack(&stack_path)?;
@@ -274,9 +309,15 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     for (i, t) in raw.topics.into_iter().enumerate() {
         let tp = root.key("topics").index(i);
         if !valid_name(&t.name) || t.name.len() > 249 {
-            c.error(&tp.key("name"), format!("`{}` is not a legal Kafka topic name", t.name));
+            c.error(
+                &tp.key("name"),
+                format!("`{}` is not a legal Kafka topic name", t.name),
+            );
         } else if !topic_names.insert(t.name.clone()) {
-            c.error(&tp.key("name"), format!("topic `{}` is declared twice", t.name));
+            c.error(
+                &tp.key("name"),
+                format!("topic `{}` is declared twice", t.name),
+            );
         }
         if t.partitions == 0 {
             c.error(&tp.key("partitions"), "a topic needs at least 1 partition");
@@ -336,7 +377,11 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 user(&mut c, "produce", &p.user);
                 check_topic(&mut c, &sp.key("produce"), &p.topic, &topic_names);
                 Step::Produce {
-                    timeout: c.duration(&sp.key("produce").key("timeout"), p.timeout.as_deref(), Duration::from_secs(30)),
+                    timeout: c.duration(
+                        &sp.key("produce").key("timeout"),
+                        p.timeout.as_deref(),
+                        Duration::from_secs(30),
+                    ),
                     topic: p.topic,
                     user: p.user,
                     records: p.records,
@@ -346,7 +391,11 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 user(&mut c, "consume", &p.user);
                 check_topic(&mut c, &sp.key("consume"), &p.topic, &topic_names);
                 Step::Consume {
-                    timeout: c.duration(&sp.key("consume").key("timeout"), p.timeout.as_deref(), Duration::from_secs(60)),
+                    timeout: c.duration(
+                        &sp.key("consume").key("timeout"),
+                        p.timeout.as_deref(),
+                        Duration::from_secs(60),
+                    ),
                     topic: p.topic,
                     user: p.user,
                     group: p.group,
@@ -354,9 +403,14 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 }
             }
             StepKind::ExpectRefused(r) => match (r.client, r.user) {
-                (RefusedClientSerde::Anonymous, None) => Step::ExpectRefused(RefusedClient::Anonymous),
+                (RefusedClientSerde::Anonymous, None) => {
+                    Step::ExpectRefused(RefusedClient::Anonymous)
+                }
                 (RefusedClientSerde::Anonymous, Some(_)) => {
-                    c.error(&sp.key("expect_refused").key("user"), "an anonymous client has no user; remove `user`");
+                    c.error(
+                        &sp.key("expect_refused").key("user"),
+                        "an anonymous client has no user; remove `user`",
+                    );
                     continue;
                 }
                 (RefusedClientSerde::WrongPassword, Some(u)) => {
@@ -364,14 +418,20 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     Step::ExpectRefused(RefusedClient::WrongPassword { user: u })
                 }
                 (RefusedClientSerde::WrongPassword, None) => {
-                    c.error(&sp.key("expect_refused"), "`client: wrong_password` needs a `user` whose name to present");
+                    c.error(
+                        &sp.key("expect_refused"),
+                        "`client: wrong_password` needs a `user` whose name to present",
+                    );
                     continue;
                 }
             },
             StepKind::ExpectDenied(d) => {
                 user(&mut c, "expect_denied", &d.user);
                 if d.user == ADMIN_USER {
-                    c.error(&sp.key("expect_denied").key("user"), "`admin` is a super user and is never denied");
+                    c.error(
+                        &sp.key("expect_denied").key("user"),
+                        "`admin` is a super user and is never denied",
+                    );
                 }
                 Step::ExpectDenied {
                     user: d.user,
@@ -391,17 +451,29 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                             .unwrap_or_default();
                         c.error(
                             &sp.key("restart").key("node"),
-                            format!("unknown component `{}`: the stack has {}{hint}", r.node, nodes.join(", ")),
+                            format!(
+                                "unknown component `{}`: the stack has {}{hint}",
+                                r.node,
+                                nodes.join(", ")
+                            ),
                         );
                         continue;
                     }
                 };
                 Step::Restart {
                     node,
-                    timeout: c.duration(&sp.key("restart").key("timeout"), r.timeout.as_deref(), Duration::from_secs(180)),
+                    timeout: c.duration(
+                        &sp.key("restart").key("timeout"),
+                        r.timeout.as_deref(),
+                        Duration::from_secs(180),
+                    ),
                 }
             }
-            StepKind::Wait(w) => Step::Wait(c.duration(&sp.key("wait").key("duration"), Some(&w.duration), Duration::ZERO)),
+            StepKind::Wait(w) => Step::Wait(c.duration(
+                &sp.key("wait").key("duration"),
+                Some(&w.duration),
+                Duration::ZERO,
+            )),
         };
         steps.push(step);
     }
@@ -439,10 +511,19 @@ fn check_counts_fit(
     brokers: u8,
 ) {
     for key in PER_BROKER_COUNT_KEYS {
-        let from_overlay = overlay.and_then(|o| o.get(key).map(|v| (v, format!("{} sets", o.path.display()))));
-        let from_inline = config.get(*key).map(|v| (v.as_str(), "`config` sets".to_owned()));
+        let from_overlay = overlay.and_then(|o| {
+            o.get(key)
+                .map(|v| (v, format!("{} sets", o.path.display())))
+        });
+        let from_inline = config
+            .get(*key)
+            .map(|v| (v.as_str(), "`config` sets".to_owned()));
         if let Some((value, origin)) = from_inline.or(from_overlay) {
-            if value.trim().parse::<u32>().is_ok_and(|n| n > u32::from(brokers)) {
+            if value
+                .trim()
+                .parse::<u32>()
+                .is_ok_and(|n| n > u32::from(brokers))
+            {
                 c.error(
                     &k_path.key("brokers"),
                     format!("{origin} {key}={value}, which needs at least {value} brokers; the stack has {brokers}"),
@@ -452,7 +533,13 @@ fn check_counts_fit(
     }
 }
 
-fn image_ref(c: &mut Checker, path: &KeyPath, raw: Option<&str>, component: &str, version: Version) -> ImageRef {
+fn image_ref(
+    c: &mut Checker,
+    path: &KeyPath,
+    raw: Option<&str>,
+    component: &str,
+    version: Version,
+) -> ImageRef {
     let Some(reference) = raw else {
         return ImageRef::Built {
             tag: format!("kafka-harness/{component}:{version}"),
@@ -468,7 +555,9 @@ fn image_ref(c: &mut Checker, path: &KeyPath, raw: Option<&str>, component: &str
     let flavor = match (component, repo.as_str()) {
         (_, r) if r.starts_with("kafka-harness/") => Flavor::Harness,
         ("kafka", "apache/kafka") => Flavor::Apache,
-        ("kafka", "confluentinc/cp-kafka") | ("zookeeper", "confluentinc/cp-zookeeper") => Flavor::Confluent,
+        ("kafka", "confluentinc/cp-kafka") | ("zookeeper", "confluentinc/cp-zookeeper") => {
+            Flavor::Confluent
+        }
         ("kafka", "bitnami/kafka") | ("zookeeper", "bitnami/zookeeper") => Flavor::Bitnami,
         ("zookeeper", "zookeeper" | "library/zookeeper") => Flavor::OfficialZooKeeper,
         _ => {
@@ -498,7 +587,10 @@ fn heap(c: &mut Checker, path: &KeyPath, raw: Option<String>, default: &str) -> 
         && h[..h.len() - 1].chars().all(|ch| ch.is_ascii_digit())
         && matches!(h.chars().last(), Some('m' | 'g' | 'M' | 'G'));
     if !ok {
-        c.error(path, format!("`{h}` is not a heap size; expected e.g. \"256m\" or \"1g\""));
+        c.error(
+            path,
+            format!("`{h}` is not a heap size; expected e.g. \"256m\" or \"1g\""),
+        );
     }
     h
 }
@@ -521,9 +613,26 @@ fn operation(o: OperationSerde) -> Operation {
 
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system, so messages show the paths people wrote.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// "500ms", "30s", "2m", "1h".
@@ -531,23 +640,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; expected e.g. \"500ms\", \"30s\", \"2m\""))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("`{s}` is not a duration; expected e.g. \"500ms\", \"30s\", \"2m\"")
+    })?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("`{s}` has no known unit; expected ms, s, m or h, e.g. \"30s\"")),
+        _ => Err(format!(
+            "`{s}` has no known unit; expected ms, s, m or h, e.g. \"30s\""
+        )),
     }
 }
 
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
-    } else if ms % 60_000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
     } else {
         format!("{}s", ms / 1000)
@@ -560,7 +671,8 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
     let mut logical = String::new();
     for line in text.lines() {
         let line = line.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if let Some(stripped) = line.strip_suffix('\\') {

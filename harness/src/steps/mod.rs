@@ -36,7 +36,11 @@ pub struct StepOutcome {
 /// How long a refusal or denial probe waits for the broker's verdict.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub async fn execute(running: &RunningStack, steps: &[Step], progress: &Progress) -> Vec<StepOutcome> {
+pub async fn execute(
+    running: &RunningStack,
+    steps: &[Step],
+    progress: &Progress,
+) -> Vec<StepOutcome> {
     let mut next_seq: HashMap<String, u64> = HashMap::new();
     let mut outcomes = Vec::new();
     for (index, step) in steps.iter().enumerate() {
@@ -44,14 +48,19 @@ pub async fn execute(running: &RunningStack, steps: &[Step], progress: &Progress
         progress.say(format!("step {}/{}: {label}", index + 1, steps.len()));
         let started_at_s = progress.elapsed_secs();
         let t0 = Instant::now();
-        let (status, detail, evidence) = match run_one(running, step, &mut next_seq, progress).await {
+        let (status, detail, evidence) = match run_one(running, step, &mut next_seq, progress).await
+        {
             Ok((detail, evidence)) => (Status::Pass, detail, evidence),
             Err((detail, evidence)) => (Status::Fail, detail, evidence),
         };
         // Client errors and component logs can quote configuration; passwords stay out of reports.
         let detail = running.creds.redact(&detail);
         let evidence: Vec<String> = evidence.iter().map(|e| running.creds.redact(e)).collect();
-        let mark = if status == Status::Pass { "ok" } else { "FAILED" };
+        let mark = if status == Status::Pass {
+            "ok"
+        } else {
+            "FAILED"
+        };
         progress.say(format!("  {mark}: {detail}"));
         outcomes.push(StepOutcome {
             index,
@@ -68,7 +77,12 @@ pub async fn execute(running: &RunningStack, steps: &[Step], progress: &Progress
 
 type Outcome = Result<(String, Vec<String>), (String, Vec<String>)>;
 
-async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<String, u64>, progress: &Progress) -> Outcome {
+async fn run_one(
+    running: &RunningStack,
+    step: &Step,
+    next_seq: &mut HashMap<String, u64>,
+    progress: &Progress,
+) -> Outcome {
     let bootstrap = running.bootstrap_servers();
     let run_id = running.run.id.clone();
     match step {
@@ -79,11 +93,22 @@ async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<Str
             timeout,
         } => {
             let first = *next_seq.get(topic).unwrap_or(&0);
-            let acked = client::produce(&bootstrap, &running.auth(user), topic, &run_id, first, *records, *timeout)
-                .await
-                .map_err(|e| (e, vec![]))?;
+            let acked = client::produce(
+                &bootstrap,
+                &running.auth(user),
+                topic,
+                &run_id,
+                first,
+                *records,
+                *timeout,
+            )
+            .await
+            .map_err(|e| (e, vec![]))?;
             next_seq.insert(topic.clone(), first + records);
-            Ok((format!("{acked} record(s) acknowledged with acks=all"), vec![]))
+            Ok((
+                format!("{acked} record(s) acknowledged with acks=all"),
+                vec![],
+            ))
         }
         Step::Consume {
             topic,
@@ -92,21 +117,40 @@ async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<Str
             records,
             timeout,
         } => {
-            let group = group.clone().unwrap_or_else(|| format!("kafka-harness-{run_id}"));
-            let seen = client::consume(bootstrap, running.auth(user), topic.clone(), group, run_id, *records, *timeout)
-                .await
-                .map_err(|e| (e, vec![]))?;
+            let group = group
+                .clone()
+                .unwrap_or_else(|| format!("kafka-harness-{run_id}"));
+            let seen = client::consume(
+                bootstrap,
+                running.auth(user),
+                topic.clone(),
+                group,
+                run_id,
+                *records,
+                *timeout,
+            )
+            .await
+            .map_err(|e| (e, vec![]))?;
             let evidence = vec![format!(
                 "distinct={} duplicates={} corrupted={} other-runs={}",
                 seen.records, seen.duplicates, seen.corrupted, seen.foreign
             )];
             if seen.corrupted > 0 || seen.duplicates > 0 {
                 return Err((
-                    format!("{} corrupted and {} duplicated record(s)", seen.corrupted, seen.duplicates),
+                    format!(
+                        "{} corrupted and {} duplicated record(s)",
+                        seen.corrupted, seen.duplicates
+                    ),
                     evidence,
                 ));
             }
-            Ok((format!("{} record(s) read back intact, none duplicated", seen.records), evidence))
+            Ok((
+                format!(
+                    "{} record(s) read back intact, none duplicated",
+                    seen.records
+                ),
+                evidence,
+            ))
         }
         Step::ExpectRefused(client) => {
             let (auth, must_mention) = match client {
@@ -127,15 +171,29 @@ async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<Str
                 Admission::Refused(evidence) => evidence,
             };
             if let Some(word) = must_mention {
-                if !evidence.iter().any(|e| e.to_ascii_lowercase().contains(word)) {
-                    return Err(("the client failed, but not with an authentication error".to_owned(), evidence));
+                if !evidence
+                    .iter()
+                    .any(|e| e.to_ascii_lowercase().contains(word))
+                {
+                    return Err((
+                        "the client failed, but not with an authentication error".to_owned(),
+                        evidence,
+                    ));
                 }
             }
             // A refusal only means something while the brokers serve everybody else.
             client::metadata(bootstrap, running.admin(), Duration::from_secs(10))
                 .await
-                .map_err(|e| (format!("the admin could not connect either: {e}"), evidence.clone()))?;
-            Ok(("refused, while the admin connects fine".to_owned(), evidence))
+                .map_err(|e| {
+                    (
+                        format!("the admin could not connect either: {e}"),
+                        evidence.clone(),
+                    )
+                })?;
+            Ok((
+                "refused, while the admin connects fine".to_owned(),
+                evidence,
+            ))
         }
         Step::ExpectDenied {
             user,
@@ -144,14 +202,20 @@ async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<Str
         } => {
             let auth = running.auth(user);
             let verdict = match operation {
-                DeniedOperation::Read => client::try_read(bootstrap, auth, topic.clone(), PROBE_TIMEOUT).await,
-                DeniedOperation::Write => client::try_write(&bootstrap, &auth, topic, PROBE_TIMEOUT).await,
+                DeniedOperation::Read => {
+                    client::try_read(bootstrap, auth, topic.clone(), PROBE_TIMEOUT).await
+                }
+                DeniedOperation::Write => {
+                    client::try_write(&bootstrap, &auth, topic, PROBE_TIMEOUT).await
+                }
             }
             .map_err(|e| (e, vec![]))?;
             match verdict {
                 Authorization::Denied(e) => Ok(("denied by the authorizer".to_owned(), vec![e])),
                 Authorization::Allowed(e) => Err(("the operation was allowed".to_owned(), vec![e])),
-                Authorization::Inconclusive(e) => Err(("no verdict from the broker".to_owned(), vec![e])),
+                Authorization::Inconclusive(e) => {
+                    Err(("no verdict from the broker".to_owned(), vec![e]))
+                }
             }
         }
         Step::Restart { node, timeout } => {
@@ -163,7 +227,10 @@ async fn run_one(running: &RunningStack, step: &Step, next_seq: &mut HashMap<Str
         }
         Step::Wait(d) => {
             tokio::time::sleep(*d).await;
-            Ok((format!("waited {}", crate::scenario::format_duration(*d)), vec![]))
+            Ok((
+                format!("waited {}", crate::scenario::format_duration(*d)),
+                vec![],
+            ))
         }
     }
 }

@@ -1,0 +1,245 @@
+//! The CLI on input that needs no Docker: shipped files validate, broken files are refused with
+//! exit code 2 and a message naming file:line:column and the key, plans and schemas are stable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
+        .current_dir(root())
+        .args(args)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock") // proves nothing is started
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn every_shipped_file_validates() {
+    let o = harness(&["validate", "stacks", "scenarios"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ok  scenarios/smoke.yaml"), "{out}");
+}
+
+/// A stack and a scenario in a temporary folder, with `edit` applied to the scenario text.
+fn broken(stack: &str, scenario: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("stack.yaml"), stack).expect("write");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, scenario).expect("write");
+    (dir, path)
+}
+
+const STACK: &str = "name: s\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n  brokers: 3\nsecurity:\n  users:\n    - name: app\n";
+const SCENARIO: &str = "name: t\nstack: stack.yaml\ntopics:\n  - name: t1\n    partitions: 3\n    replication_factor: 3\nsteps:\n  - produce: { topic: t1, user: app }\n";
+
+fn refused(stack: &str, scenario: &str, command: &str) -> String {
+    let (dir, path) = broken(stack, scenario);
+    let o = harness(&[command, path.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}: {}",
+        o.status,
+        stderr(&o)
+    );
+    stderr(&o).replace(&dir.path().display().to_string(), "DIR")
+}
+
+#[test]
+fn the_baseline_is_valid() {
+    let (_dir, path) = broken(STACK, SCENARIO);
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_key_names_line_column_and_suggests() {
+    let err = refused(
+        STACK,
+        &SCENARIO.replace("replication_factor", "replicaton_factor"),
+        "validate",
+    );
+    assert!(
+        err.contains("DIR/scenario.yaml:6:5: topics[0]: unknown field `replicaton_factor`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `replication_factor`?"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let err = refused(
+        STACK,
+        &SCENARIO.replace("partitions: 3", "partitions: three"),
+        "validate",
+    );
+    assert!(err.contains("DIR/scenario.yaml:5:17: topics[0].partitions: invalid type: string \"three\", expected u32"), "{err}");
+}
+
+#[test]
+fn unknown_component_in_a_step() {
+    let scenario = format!("{SCENARIO}  - restart: {{ node: kafka-7 }}\n");
+    let err = refused(STACK, &scenario, "validate");
+    assert!(
+        err.contains("DIR/scenario.yaml:9:22: steps[1].restart.node: unknown component `kafka-7`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("zookeeper-1, kafka-1, kafka-2, kafka-3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_user_and_topic_in_a_step() {
+    let err = refused(
+        STACK,
+        &SCENARIO
+            .replace("user: app", "user: apq")
+            .replace("topic: t1", "topic: t2"),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[0].produce.user: unknown user `apq`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `app`?"), "{err}");
+    assert!(
+        err.contains("steps[0].produce.topic: topic `t2` is not declared"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_version_is_reported_in_the_stack_file() {
+    let err = refused(&STACK.replace("3.7.2", "4.0.0"), SCENARIO, "validate");
+    assert!(
+        err.contains("DIR/stack.yaml:5:12: kafka.version: unsupported version \"4.0.0\""),
+        "{err}"
+    );
+    let err = refused(&STACK.replace("3.7.2", "3.7"), SCENARIO, "validate");
+    assert!(
+        err.contains("kafka.version: `3.7` is not a release version"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replication_beyond_the_brokers() {
+    let err = refused(
+        &STACK.replace("brokers: 3", "brokers: 1"),
+        SCENARIO,
+        "validate",
+    );
+    assert!(err.contains("topics[0].replication_factor: replication factor 3 needs between 1 and the stack's 1 broker(s)"), "{err}");
+}
+
+#[test]
+fn unknown_step_kind_suggests() {
+    let err = refused(
+        STACK,
+        &SCENARIO.replace("- produce:", "- prodce:"),
+        "validate",
+    );
+    assert!(
+        err.contains("unknown field `prodce`") && err.contains("did you mean `produce`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_and_plan_refuse_bad_input_before_touching_docker() {
+    for cmd in ["run", "plan"] {
+        let err = refused(STACK, &SCENARIO.replace("user: app", "user: nobody"), cmd);
+        assert!(err.contains("invalid input: nothing was started"), "{err}");
+        assert!(!err.contains("Docker"), "{cmd} reached for Docker: {err}");
+    }
+}
+
+#[test]
+fn missing_overlay_file_is_named() {
+    let stack = STACK.replace(
+        "  brokers: 3\n",
+        "  brokers: 3\n  server_properties: prod/server.properties\n",
+    );
+    let err = refused(&stack, SCENARIO, "validate");
+    assert!(
+        err.contains("kafka.server_properties: cannot read DIR/prod/server.properties"),
+        "{err}"
+    );
+}
+
+#[test]
+fn production_settings_that_cannot_fit_the_stack() {
+    let (dir, path) = broken(
+        &STACK.replace(
+            "  brokers: 3\n",
+            "  brokers: 1\n  server_properties: server.properties\n",
+        ),
+        &SCENARIO.replace("replication_factor: 3", "replication_factor: 1"),
+    );
+    std::fs::write(
+        dir.path().join("server.properties"),
+        "offsets.topic.replication.factor=3\n",
+    )
+    .expect("write");
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "offsets.topic.replication.factor=3, which needs at least 3 brokers; the stack has 1"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn run_without_docker_fails_and_says_how_to_start_one() {
+    let o = harness(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--report-dir",
+        "target/no-docker",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no Docker engine answers") && err.contains("dockerd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn committed_schemas_match_the_types() {
+    for (name, schema) in kafka_harness::scenario::json_schemas() {
+        let dir = if name.starts_with("stack") {
+            "stacks"
+        } else {
+            "scenarios"
+        };
+        let committed =
+            std::fs::read_to_string(root().join(dir).join(name)).expect("schema committed");
+        let generated = serde_json::to_string_pretty(&schema).expect("json") + "\n";
+        assert!(
+            committed == generated,
+            "{dir}/{name} is stale: run `cargo run -- schema`"
+        );
+    }
+}
+
+#[test]
+fn plan_of_the_smoke_scenario() {
+    let o = harness(&["plan", "scenarios/smoke.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(String::from_utf8_lossy(&o.stdout));
+}
