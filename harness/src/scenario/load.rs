@@ -26,7 +26,7 @@ const PER_BROKER_COUNT_KEYS: &[&str] = &[
 #[derive(Debug)]
 pub enum Document {
     Stack(Box<Stack>),
-    Scenario(Scenario),
+    Scenario(Box<Scenario>),
 }
 
 pub fn load_document(path: &Path) -> Result<Document, InputError> {
@@ -36,7 +36,7 @@ pub fn load_document(path: &Path) -> Result<Document, InputError> {
         .and_then(|v| v.as_mapping().map(|m| m.contains_key("stack")))
         .unwrap_or(false);
     if is_scenario {
-        scenario_from_source(&source).map(Document::Scenario)
+        scenario_from_source(&source).map(|s| Document::Scenario(Box::new(s)))
     } else {
         stack_from_source(&source).map(|s| Document::Stack(Box::new(s)))
     }
