@@ -52,6 +52,10 @@ fn main() {
         interrupted_run("TERM")
     }));
     trials.push(Trial::test("lifecycle::gc_after_sigkill", gc_after_sigkill));
+    trials.push(Trial::test(
+        "lifecycle::broker_that_cannot_start_is_named",
+        broker_that_cannot_start,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -140,6 +144,54 @@ fn gc_after_sigkill() -> Result<(), Failed> {
         return Err(format!("gc failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
     assert_nothing_left(&run_id)
+}
+
+/// A production setting the broker rejects: the run must stop with exit 3, name the node, show the
+/// broker's own complaint from its log, and still remove everything.
+fn broker_that_cannot_start() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("server.properties"),
+        "num.io.threads=eight\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        "name: broken\nzookeeper: { version: \"3.8.4\" }\nkafka:\n  version: \"3.7.2\"\n  server_properties: server.properties\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let scenario = dir.path().join("scenario.yaml");
+    std::fs::write(
+        &scenario,
+        "name: broken\nstack: stack.yaml\nsteps:\n  - wait: { duration: 1s }\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let out = harness()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--report-dir")
+        .arg(dir.path().join("report"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(3) {
+        return Err(format!("expected exit 3, got {}: {err}", out.status).into());
+    }
+    for needle in [
+        "kafka-1 exited with code",
+        "last lines of kafka-1's log",
+        "Invalid value eight",
+    ] {
+        if !err.contains(needle) {
+            return Err(format!("stderr lacks `{needle}`: {err}").into());
+        }
+    }
+    let run_id = err
+        .split("] run ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .ok_or("no run id printed")?;
+    assert_nothing_left(run_id)
 }
 
 fn labelled_runs() -> Result<Vec<String>, Failed> {

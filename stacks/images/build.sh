@@ -11,12 +11,15 @@
 # still built only when missing). Prerequisites are built automatically
 # (kafka|zookeeper -> jre -> base).
 #
-# Output contract: progress lines start with "==> "; on failure a single
-# "error: ..." line is printed on stderr and the exit status is non-zero.
+# Output contract: progress lines on stdout start with "==> "; on failure a
+# single "error: ..." line is printed on stderr (tool output goes to a log
+# file named in that line, kept only on failure) and the exit status is
+# non-zero (2 for bad usage).
 #
 # Environment (all optional):
 #   DEBIAN_MIRROR   mirror URL for debootstrap (default: read from the host's apt sources)
-#   KH_BUILD_LOG_DIR  where tool logs are kept on failure (default: a temp dir, path printed)
+#   KH_BUILD_LOG_DIR  where tool logs go (default: a temp dir, removed on success)
+#   TMPDIR          where build contexts / the debootstrap rootfs are staged
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -96,7 +99,7 @@ check_version() {
 }
 
 # Runs the legacy (non-BuildKit) builder: the daemon is 20.10 and buildx is not
-# required. Output goes to a log; the tail is shown on failure.
+# required. Output goes to a log file that is kept (and named) on failure.
 docker_build() {
   # docker_build TAG CONTEXT [extra docker build args...]
   local tag="$1" ctx="$2" log old_id new_id
@@ -104,8 +107,7 @@ docker_build() {
   log="$LOG_DIR/docker-build-$(printf '%s' "$tag" | tr '/:' '__').log"
   old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   if ! DOCKER_BUILDKIT=0 docker build "$@" -t "$tag" "$ctx" >"$log" 2>&1; then
-    tail -n 15 "$log" | sed 's/^/    /' >&2
-    die "docker build of $tag failed (full log: $log)"
+    die "docker build of $tag failed (log: $log)"
   fi
   # --force: drop the image the tag pointed at before, if nothing else uses it
   new_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
@@ -209,8 +211,7 @@ build_base() {
   log="$LOG_DIR/debootstrap.log"
   say "registry unreachable; debootstrap bookworm (minbase) from the host's apt mirror"
   if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1; then
-    tail -n 10 "$log" | sed 's/^/    /' >&2
-    die "debootstrap bookworm failed (full log: $log)"
+    die "debootstrap bookworm from $mirror failed (log: $log)"
   fi
 
   # Slim it like the official -slim variant and keep future installs slim too.
@@ -276,12 +277,15 @@ mvn_libs() {
   if ! mvn -q -B -f "$pomdir/pom.xml" dependency:copy-dependencies \
         "-D$prop=$version" -DincludeScope=runtime -DoutputDirectory="$out" \
         -Dmdep.overWriteReleases=true >"$log" 2>&1; then
-    if grep -qE "(Could not (find|resolve|transfer) artifact|Could not resolve dependencies|Failure to find).*${gav//./\\.}" "$log" \
-       || grep -qE "Failure to find ${gav//./\\.}" "$log"; then
+    local g="${gav//./\\.}"
+    if grep -qE "Could not transfer artifact|UnknownHostException|Connection refused|Network is unreachable|Connect timed out|Read timed out" "$log" \
+       && ! grep -qE "Could not find artifact $g|Failure to find $g" "$log"; then
+      die "mvn could not download $gav:$version: is Maven Central reachable? (log: $log)"
+    fi
+    if grep -qE "Could not find artifact $g|Failure to find $g|Could not resolve dependencies.*$g" "$log"; then
       die "mvn could not resolve $gav:$version — is that a released version? (log: $log)"
     fi
-    tail -n 10 "$log" | sed 's/^/    /' >&2
-    die "mvn failed resolving $gav:$version (full log: $log)"
+    die "mvn failed resolving $gav:$version (log: $log)"
   fi
   ls "$out"/*.jar >/dev/null 2>&1 || die "mvn resolved no jars for $gav:$version (log: $log)"
 }
@@ -307,7 +311,7 @@ build_component() {
   cp -R "$HERE/$comp/." "$ctx/"
   mvn_libs "$comp" "$ctx" "$prop" "$version" "$gav" "$ctx/libs"
   rm -rf "$ctx/target"
-  say "building $tag ($(ls "$ctx/libs" | wc -l | tr -d ' ') jars, $(du -sh "$ctx/libs" | cut -f1))"
+  say "building $tag ($(find "$ctx/libs" -name '*.jar' | wc -l | tr -d ' ') jars, $(du -sh "$ctx/libs" | cut -f1))"
   docker_build "$tag" "$ctx" --build-arg "VERSION=$version"
   say "built $tag in $(( $(now) - t0 ))s"
 }
