@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::components::kafka::{self, Overridden};
-use crate::scenario::{ImageRef, NodeId, Operation, Resource, Scenario, ADMIN_USER};
+use crate::scenario::{ImageRef, NodeId, Operation, Resource, Scenario, Version, ADMIN_USER};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -32,6 +32,21 @@ pub struct PlannedNode {
     pub source: &'static str,
 }
 
+impl PlannedNode {
+    fn new(node: NodeId, component: &'static str, version: Version, image: &ImageRef) -> Self {
+        Self {
+            node: node.to_string(),
+            component,
+            version: version.to_string(),
+            image: image.reference().to_owned(),
+            source: match image {
+                ImageRef::Built { .. } => "built",
+                ImageRef::Upstream { .. } => "upstream",
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedUser {
     pub name: String,
@@ -49,29 +64,23 @@ pub struct PlannedTopic {
 impl Plan {
     pub fn of(s: &Scenario) -> Self {
         let stack = &s.stack;
-        let source = |i: &ImageRef| match i {
-            ImageRef::Built { .. } => "built",
-            ImageRef::Upstream { .. } => "upstream",
-        };
-        let mut nodes = Vec::new();
-        for n in 1..=stack.zookeeper.nodes {
-            nodes.push(PlannedNode {
-                node: NodeId::ZooKeeper(n).to_string(),
-                component: "zookeeper",
-                version: stack.zookeeper.version.to_string(),
-                image: stack.zookeeper.image.reference().to_owned(),
-                source: source(&stack.zookeeper.image),
-            });
-        }
-        for n in 1..=stack.kafka.brokers {
-            nodes.push(PlannedNode {
-                node: NodeId::Kafka(n).to_string(),
-                component: "kafka",
-                version: stack.kafka.version.to_string(),
-                image: stack.kafka.image.reference().to_owned(),
-                source: source(&stack.kafka.image),
-            });
-        }
+        let zookeeper = (1..=stack.zookeeper.nodes).map(|n| {
+            PlannedNode::new(
+                NodeId::ZooKeeper(n),
+                "zookeeper",
+                stack.zookeeper.version,
+                &stack.zookeeper.image,
+            )
+        });
+        let kafka = (1..=stack.kafka.brokers).map(|n| {
+            PlannedNode::new(
+                NodeId::Kafka(n),
+                "kafka",
+                stack.kafka.version,
+                &stack.kafka.image,
+            )
+        });
+        let nodes = zookeeper.chain(kafka).collect();
         let mut users = vec![PlannedUser {
             name: ADMIN_USER.to_owned(),
             acls: vec!["super user (the harness itself; brokers between themselves)".to_owned()],
