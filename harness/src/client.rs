@@ -183,18 +183,28 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = client
-        .create_topics(new.iter(), &opts)
-        .await
-        .map_err(|e| e.to_string())?;
-    for r in results {
-        if let Err((name, code)) = r {
-            if code != RDKafkaErrorCode::TopicAlreadyExists {
-                return Err(format!("topic {name}: {code}"));
-            }
+    // Brokers answer metadata a moment before they know their controller; creation can fail with a
+    // retriable error then, so it is retried (a topic that now exists counts as created).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let results = client
+            .create_topics(new.iter(), &opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let failed: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err())
+            .filter(|(_, code)| *code != RDKafkaErrorCode::TopicAlreadyExists)
+            .map(|(name, code)| format!("topic {name}: {code}"))
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
         }
+        if Instant::now() > deadline {
+            return Err(failed.join("; "));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Ok(())
 }
 
 /// The value of record `seq` of a run: a pure function of its ids, so a reader recomputes it.

@@ -224,7 +224,9 @@ pub fn broker_env(stack: &Stack) -> Vec<(String, String)> {
         ),
         (
             "KAFKA_OPTS".into(),
-            format!("-Djava.security.auth.login.config={CONFIG_DIR}/{JAAS_FILE}"),
+            // The JAAS file has no `Client` section: ZooKeeper is reached without SASL, and this
+            // says so instead of logging an authentication ERROR at every start.
+            format!("-Djava.security.auth.login.config={CONFIG_DIR}/{JAAS_FILE} -Dzookeeper.sasl.client=false"),
         ),
     ]
 }

@@ -186,6 +186,9 @@ impl Docker {
                 port_bindings: Some(port_bindings),
                 mounts,
                 network_mode: Some(spec.network.clone()),
+                // A peer that is stopped (mid-restart) otherwise takes Docker's DNS 20 s to fail
+                // per lookup, long enough for a ZooKeeper ensemble to lose and not regain quorum.
+                dns_options: Some(vec!["timeout:1".into(), "attempts:1".into()]),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
