@@ -276,6 +276,12 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         overridden: plan.overridden,
         steps: Vec::new(),
         error: None,
+        semantics: scenario.semantics,
+        expect_fail: scenario.expect_fail.clone(),
+        checks: Vec::new(),
+        producers: Vec::new(),
+        consumers: Vec::new(),
+        errors: Vec::new(),
     };
     let creds = Credentials::generate(&scenario.stack);
     let redactor = creds.clone();
@@ -288,8 +294,19 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
     match started {
         Ok(running) => {
             report.overridden.clone_from(&running.overridden);
-            report.steps = crate::steps::execute(&running, &scenario.steps, &progress).await;
-            report.verdict = Report::verdict_of(&report.steps);
+            let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
+            load.start_initial();
+            report.steps =
+                crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
+            let results = load.finish().await;
+            let step_ends: Vec<f64> = report
+                .steps
+                .iter()
+                .map(|s| s.started_at_s + s.duration_ms as f64 / 1000.0)
+                .collect();
+            report.checks = crate::checks::evaluate::evaluate(&scenario, &results, &step_ends);
+            report.set_load(results, &redactor);
+            report.verdict = report.decide(&scenario.expect_fail);
         }
         Err(e) => {
             let e = redactor.redact(&e.to_string());

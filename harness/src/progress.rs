@@ -16,6 +16,11 @@ impl Progress {
         }
     }
 
+    /// The run's time origin: every time in a report counts from here.
+    pub fn epoch(&self) -> Instant {
+        self.start
+    }
+
     pub fn elapsed_secs(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }

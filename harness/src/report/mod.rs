@@ -4,8 +4,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::checks::evaluate::{checks_pass, CheckResult, CheckStatus};
+use crate::checks::integrity::Semantics;
 use crate::components::kafka::Overridden;
+use crate::load::producer::ProducerStats;
+use crate::load::{ConsumerResult, LoadResults};
 use crate::plan::PlannedNode;
+use crate::secrets::Credentials;
 use crate::steps::{Status, StepOutcome};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,15 +38,63 @@ pub struct Report {
     pub steps: Vec<StepOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Declared delivery semantics (decide whether duplicates and reordering fail).
+    pub semantics: Semantics,
+    /// Checks the scenario declared must fail (a planted defect).
+    pub expect_fail: Vec<String>,
+    pub checks: Vec<CheckResult>,
+    pub producers: Vec<ProducerStats>,
+    /// Per consumer: integrity verdict of its group and its lag series.
+    pub consumers: Vec<ConsumerResult>,
+    /// Every error seen by the load, with the time since the run started.
+    pub errors: Vec<TimedErrorLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimedErrorLine {
+    pub at_s: f64,
+    pub source: String,
+    pub error: String,
 }
 
 impl Report {
-    pub fn verdict_of(steps: &[StepOutcome]) -> Verdict {
-        if steps.iter().all(|s| s.status == Status::Pass) {
+    /// Pass when every step passed and the checks came out as declared: all passing, or exactly
+    /// the `expect.fail` ones failing.
+    pub fn decide(&self, expect_fail: &[String]) -> Verdict {
+        if self.steps.iter().all(|s| s.status == Status::Pass)
+            && checks_pass(&self.checks, expect_fail)
+        {
             Verdict::Pass
         } else {
             Verdict::Fail
         }
+    }
+
+    /// Takes the load's results, with every error message redacted and put on one timeline.
+    pub fn set_load(&mut self, results: LoadResults, creds: &Credentials) {
+        let mut errors = Vec::new();
+        for p in &results.producers {
+            for e in &p.errors {
+                errors.push(TimedErrorLine {
+                    at_s: e.at_s,
+                    source: format!("producer {}", p.name),
+                    error: format!("{} (x{})", creds.redact(&e.error), e.count),
+                });
+            }
+        }
+        for c in &results.consumers {
+            for e in &c.errors {
+                errors.push(TimedErrorLine {
+                    at_s: e.at_s,
+                    source: format!("consumer {}", c.name),
+                    error: creds.redact(&e.error),
+                });
+            }
+        }
+        errors.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        self.errors = errors;
+        self.producers = results.producers;
+        self.consumers = results.consumers;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -68,6 +121,15 @@ impl Report {
             self.duration_s,
             self.run_id
         );
+        for c in &self.checks {
+            let mark = match (c.status, c.expected_to_fail) {
+                (CheckStatus::Pass, false) => "pass",
+                (CheckStatus::Fail, true) => "failed as expected",
+                (CheckStatus::Fail, false) => "FAIL",
+                (CheckStatus::Pass, true) => "PASSED, but was expected to fail",
+            };
+            s.push_str(&format!("\n  check {}: {mark} — {}", c.name, c.evidence));
+        }
         for step in self.steps.iter().filter(|s| s.status == Status::Fail) {
             s.push_str(&format!(
                 "\n  failed step {}: {} — {}",

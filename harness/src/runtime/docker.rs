@@ -252,6 +252,20 @@ impl Docker {
             .map_err(api(format!("kill {name}")))
     }
 
+    pub async fn pause(&self, name: &str) -> Result<(), DockerError> {
+        self.api
+            .pause_container(name)
+            .await
+            .map_err(api(format!("pause {name}")))
+    }
+
+    pub async fn unpause(&self, name: &str) -> Result<(), DockerError> {
+        self.api
+            .unpause_container(name)
+            .await
+            .map_err(api(format!("unpause {name}")))
+    }
+
     /// `None` while running, `Some(exit code)` once it has stopped.
     pub async fn exit_code(&self, name: &str) -> Result<Option<i64>, DockerError> {
         let info = self

@@ -152,6 +152,39 @@ impl RunningStack {
         self.auth(ADMIN_USER)
     }
 
+    /// Starts a stopped or killed node on its own container (same volume, same identity) and waits
+    /// until it answers again.
+    pub async fn start_node(
+        &self,
+        node: NodeId,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<(), StartError> {
+        self.run.docker.start(&self.run.container(node)).await?;
+        self.wait_ready(node, timeout).await?;
+        progress.say(format!("{node} is back"));
+        Ok(())
+    }
+
+    async fn wait_ready(&self, node: NodeId, timeout: Duration) -> Result<(), StartError> {
+        match node {
+            NodeId::ZooKeeper(n) => {
+                wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
+            }
+            NodeId::Kafka(n) => {
+                wait_broker(
+                    &self.run,
+                    &self.stack,
+                    n,
+                    self.kafka_ports[&n],
+                    &self.admin(),
+                    timeout,
+                )
+                .await
+            }
+        }
+    }
+
     /// Graceful stop (controlled shutdown), start on the same container, wait until ready again.
     pub async fn restart(
         &self,

@@ -322,7 +322,37 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         if t.partitions == 0 {
             c.error(&tp.key("partitions"), "a topic needs at least 1 partition");
         }
-        if t.replication_factor == 0 || t.replication_factor > u16::from(stack.kafka.brokers) {
+        let assignment = t.assignment.map(|a| {
+            for (p, replicas) in a.iter().enumerate() {
+                let mut seen = BTreeSet::new();
+                if replicas.is_empty()
+                    || replicas
+                        .iter()
+                        .any(|b| *b == 0 || *b > stack.kafka.brokers || !seen.insert(*b))
+                {
+                    c.error(
+                        &tp.key("assignment").index(p),
+                        format!(
+                            "partition {p} needs distinct broker numbers between 1 and {}",
+                            stack.kafka.brokers
+                        ),
+                    );
+                }
+            }
+            a.into_iter()
+                .map(|r| r.into_iter().map(i32::from).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        });
+        let (partitions, replication_factor) = match &assignment {
+            Some(a) => (
+                u32::try_from(a.len()).unwrap_or(u32::MAX),
+                u16::try_from(a.first().map_or(0, Vec::len)).unwrap_or(0),
+            ),
+            None => (t.partitions, t.replication_factor),
+        };
+        if assignment.is_none()
+            && (t.replication_factor == 0 || t.replication_factor > u16::from(stack.kafka.brokers))
+        {
             c.error(
                 &tp.key("replication_factor"),
                 format!(
@@ -333,9 +363,10 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         }
         topics.push(Topic {
             name: t.name,
-            partitions: t.partitions,
-            replication_factor: t.replication_factor,
+            partitions,
+            replication_factor,
             config: t.config.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            assignment,
         });
     }
 
@@ -347,7 +378,54 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         .chain((1..=stack.kafka.brokers).map(|n| NodeId::Kafka(n).to_string()))
         .collect();
 
+    let load = load_section(&mut c, raw.load, &user_names, &topic_names);
+    let producer_names: Vec<&str> = load.producers.iter().map(|p| p.name.as_str()).collect();
+    let consumer_names: Vec<&str> = load.consumers.iter().map(|p| p.name.as_str()).collect();
+    let load_ref =
+        |c: &mut Checker, path: KeyPath, name: &str, producers: bool, consumers: bool| {
+            let mut known: Vec<&str> = Vec::new();
+            if producers {
+                known.extend(&producer_names);
+            }
+            if consumers {
+                known.extend(&consumer_names);
+            }
+            if !known.contains(&name) {
+                let what = match (producers, consumers) {
+                    (true, true) => "producer or consumer",
+                    (true, false) => "producer",
+                    _ => "consumer",
+                };
+                let hint = did_you_mean(name, known.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                c.error(
+                    &path,
+                    format!("no {what} named `{name}` under `load`{hint}"),
+                );
+            }
+        };
+    let node_ref = |c: &mut Checker, path: KeyPath, name: &str| -> Option<NodeId> {
+        match name.parse::<NodeId>() {
+            Ok(n) if nodes.iter().any(|x| x == name) => Some(n),
+            _ => {
+                let hint = did_you_mean(name, nodes.iter().map(String::as_str))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                c.error(
+                    &path,
+                    format!(
+                        "unknown component `{name}`: the stack has {}{hint}",
+                        nodes.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    };
+
     let mut steps = Vec::new();
+    let step_count = raw.steps.len();
     for (i, s) in raw.steps.into_iter().enumerate() {
         let sp = root.key("steps").index(i);
         let user = |c: &mut Checker, kind: &str, name: &str| {
@@ -443,22 +521,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 }
             }
             StepKind::Restart(r) => {
-                let node = match r.node.parse::<NodeId>() {
-                    Ok(n) if nodes.contains(&r.node) => n,
-                    _ => {
-                        let hint = did_you_mean(&r.node, nodes.iter().map(String::as_str))
-                            .map(|s| format!("; did you mean `{s}`?"))
-                            .unwrap_or_default();
-                        c.error(
-                            &sp.key("restart").key("node"),
-                            format!(
-                                "unknown component `{}`: the stack has {}{hint}",
-                                r.node,
-                                nodes.join(", ")
-                            ),
-                        );
-                        continue;
-                    }
+                let Some(node) = node_ref(&mut c, sp.key("restart").key("node"), &r.node) else {
+                    continue;
                 };
                 Step::Restart {
                     node,
@@ -468,6 +532,85 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         Duration::from_secs(180),
                     ),
                 }
+            }
+            StepKind::Start(r) => {
+                let Some(node) = node_ref(&mut c, sp.key("start").key("node"), &r.node) else {
+                    continue;
+                };
+                Step::Start {
+                    node,
+                    timeout: c.duration(
+                        &sp.key("start").key("timeout"),
+                        r.timeout.as_deref(),
+                        Duration::from_secs(180),
+                    ),
+                }
+            }
+            StepKind::Kill(n) => match node_ref(&mut c, sp.key("kill").key("node"), &n.node) {
+                Some(node) => Step::Kill(node),
+                None => continue,
+            },
+            StepKind::Pause(n) => match node_ref(&mut c, sp.key("pause").key("node"), &n.node) {
+                Some(node) => Step::Pause(node),
+                None => continue,
+            },
+            StepKind::Unpause(n) => {
+                match node_ref(&mut c, sp.key("unpause").key("node"), &n.node) {
+                    Some(node) => Step::Unpause(node),
+                    None => continue,
+                }
+            }
+            StepKind::StartLoad(l) => {
+                load_ref(
+                    &mut c,
+                    sp.key("start_load").key("name"),
+                    &l.name,
+                    true,
+                    true,
+                );
+                Step::StartLoad(l.name)
+            }
+            StepKind::StopLoad(l) => {
+                load_ref(&mut c, sp.key("stop_load").key("name"), &l.name, true, true);
+                Step::StopLoad(l.name)
+            }
+            StepKind::WaitLoad(l) => {
+                load_ref(
+                    &mut c,
+                    sp.key("wait_load").key("name"),
+                    &l.name,
+                    true,
+                    false,
+                );
+                Step::WaitLoad {
+                    timeout: c.duration(
+                        &sp.key("wait_load").key("timeout"),
+                        l.timeout.as_deref(),
+                        Duration::from_secs(600),
+                    ),
+                    name: l.name,
+                }
+            }
+            StepKind::Drain(l) => {
+                load_ref(&mut c, sp.key("drain").key("name"), &l.name, false, true);
+                Step::Drain {
+                    timeout: c.duration(
+                        &sp.key("drain").key("timeout"),
+                        l.timeout.as_deref(),
+                        Duration::from_secs(120),
+                    ),
+                    name: l.name,
+                }
+            }
+            StepKind::RestartConsumer(l) => {
+                load_ref(
+                    &mut c,
+                    sp.key("restart_consumer").key("name"),
+                    &l.name,
+                    false,
+                    true,
+                );
+                Step::RestartConsumer(l.name)
             }
             StepKind::Wait(w) => Step::Wait(c.duration(
                 &sp.key("wait").key("duration"),
@@ -481,14 +624,234 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         c.error(&root.key("steps"), "a scenario needs at least one step");
     }
 
+    let checks = checks_section(&mut c, raw.checks, &consumer_names, step_count);
+    let enabled = checks.enabled();
+    for (i, name) in raw.expect.fail.iter().enumerate() {
+        if !enabled.contains(&name.as_str()) {
+            let hint = did_you_mean(name, CHECK_NAMES.iter().copied())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            c.error(
+                &root.key("expect").key("fail").index(i),
+                format!(
+                    "`{name}` is not among this scenario's checks ({}){hint}",
+                    enabled.join(", ")
+                ),
+            );
+        }
+    }
+    let semantics = match raw.semantics {
+        Some(SemanticsSerde::AtLeastOnce) => Semantics::AtLeastOnce,
+        Some(SemanticsSerde::Idempotent) => Semantics::Idempotent,
+        Some(SemanticsSerde::ExactlyOnce) => Semantics::ExactlyOnce,
+        None if load
+            .producers
+            .iter()
+            .all(|p| p.idempotence && p.acks == "all") =>
+        {
+            Semantics::Idempotent
+        }
+        None => Semantics::AtLeastOnce,
+    };
+
     c.finish(Scenario {
         name: raw.name,
         description: raw.description,
         source: source.path.clone(),
         stack,
         topics,
+        load,
         steps,
+        semantics,
+        checks,
+        expect_fail: raw.expect.fail,
     })
+}
+
+fn load_section(
+    c: &mut Checker,
+    raw: LoadSerde,
+    users: &[&str],
+    topics: &BTreeSet<String>,
+) -> Load {
+    let root = KeyPath::root().key("load");
+    let mut names = BTreeSet::new();
+    let mut check_common =
+        |c: &mut Checker, path: &KeyPath, name: &str, user: &str, topic: &str| {
+            if !names.insert(name.to_owned()) {
+                c.error(
+                    &path.key("name"),
+                    format!("`{name}` names two loads; producer and consumer names must be unique"),
+                );
+            }
+            if !users.contains(&user) {
+                let hint = did_you_mean(user, users.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                c.error(
+                    &path.key("user"),
+                    format!(
+                        "unknown user `{user}`: the stack declares {}{hint}",
+                        users.join(", ")
+                    ),
+                );
+            }
+            check_topic(c, path, topic, topics);
+        };
+    let mut producers = Vec::new();
+    for (i, p) in raw.producers.into_iter().enumerate() {
+        let pp = root.key("producers").index(i);
+        check_common(c, &pp, &p.name, &p.user, &p.topic);
+        if p.rate == 0 {
+            c.error(&pp.key("rate"), "a rate of 0 records/s sends nothing");
+        }
+        let amount = match (p.duration.as_deref(), p.records) {
+            (Some(d), None) => {
+                Amount::For(c.duration(&pp.key("duration"), Some(d), Duration::from_secs(1)))
+            }
+            (None, Some(n)) => Amount::Records(n),
+            _ => {
+                c.error(
+                    &pp,
+                    "a producer needs exactly one of `duration` and `records`",
+                );
+                Amount::Records(0)
+            }
+        };
+        if p.record_size < 64 {
+            c.error(
+                &pp.key("record_size"),
+                format!(
+                    "{} bytes cannot carry the record's ids; use at least 64",
+                    p.record_size
+                ),
+            );
+        }
+        producers.push(ProducerSpec {
+            id: u32::try_from(i).unwrap_or(u32::MAX),
+            rate: p.rate,
+            amount,
+            ramp: c.duration(&pp.key("ramp"), p.ramp.as_deref(), Duration::ZERO),
+            record_size: p.record_size,
+            keys: p.keys,
+            acks: match p.acks {
+                AcksSerde::All => "all",
+                AcksSerde::One => "1",
+                AcksSerde::Zero => "0",
+            },
+            idempotence: p.idempotence,
+            compression: match p.compression {
+                CompressionSerde::None => "none",
+                CompressionSerde::Gzip => "gzip",
+                CompressionSerde::Snappy => "snappy",
+                CompressionSerde::Lz4 => "lz4",
+                CompressionSerde::Zstd => "zstd",
+            },
+            partitioner: p.partitioner.map(|x| match x {
+                PartitionerSerde::ConsistentRandom => "consistent_random",
+                PartitionerSerde::Murmur2Random => "murmur2_random",
+                PartitionerSerde::Random => "random",
+                PartitionerSerde::Fnv1aRandom => "fnv1a_random",
+            }),
+            delivery_timeout: c.duration(
+                &pp.key("delivery_timeout"),
+                p.delivery_timeout.as_deref(),
+                Duration::from_secs(30),
+            ),
+            on_step: matches!(p.start, StartSerde::OnStep),
+            name: p.name,
+            topic: p.topic,
+            user: p.user,
+        });
+        if let Some(last) = producers.last() {
+            if last.idempotence && last.acks != "all" {
+                c.error(
+                    &pp.key("idempotence"),
+                    "idempotence needs `acks: all`; set `idempotence: false` for acks 1 or 0",
+                );
+            }
+        }
+    }
+    let mut consumers = Vec::new();
+    for (i, k) in raw.consumers.into_iter().enumerate() {
+        let kp = root.key("consumers").index(i);
+        check_common(c, &kp, &k.name, &k.user, &k.topic);
+        if !valid_name(&k.group) {
+            c.error(
+                &kp.key("group"),
+                format!("`{}` is not a usable group id", k.group),
+            );
+        }
+        consumers.push(ConsumerSpec {
+            name: k.name,
+            topic: k.topic,
+            user: k.user,
+            group: k.group,
+            commit: match k.commit {
+                CommitSerde::Auto => Commit::Auto,
+                CommitSerde::Sync => Commit::Sync,
+                CommitSerde::Async => Commit::Async,
+                CommitSerde::Never => Commit::Never,
+            },
+            on_step: matches!(k.start, StartSerde::OnStep),
+        });
+    }
+    Load {
+        producers,
+        consumers,
+    }
+}
+
+fn checks_section(c: &mut Checker, raw: ChecksSerde, consumers: &[&str], steps: usize) -> Checks {
+    let root = KeyPath::root().key("checks");
+    let mut max_lag = Vec::new();
+    for (i, m) in raw.max_lag.into_iter().enumerate() {
+        let mp = root.key("max_lag").index(i);
+        if !consumers.contains(&m.consumer.as_str()) {
+            c.error(
+                &mp.key("consumer"),
+                format!("no consumer named `{}` under `load.consumers`", m.consumer),
+            );
+        }
+        if let Some(n) = m.after_step {
+            if n == 0 || n > steps {
+                c.error(
+                    &mp.key("after_step"),
+                    format!("step {n} does not exist; steps are numbered 1 to {steps}"),
+                );
+            }
+        }
+        max_lag.push(MaxLag {
+            consumer: m.consumer,
+            max: m.max,
+            after_step: m.after_step.map(|n| n.saturating_sub(1)),
+            settle: c.duration(&mp.key("settle"), m.settle.as_deref(), Duration::ZERO),
+        });
+    }
+    let produce_errors = raw.produce_errors.map(|b| {
+        if b.max.is_none() && b.max_ratio.is_none() {
+            c.error(
+                &root.key("produce_errors"),
+                "give `max`, `max_ratio`, or both",
+            );
+        }
+        ErrorBudget {
+            max: b.max,
+            max_ratio: b.max_ratio,
+        }
+    });
+    let max_unavailability = raw
+        .max_unavailability
+        .as_deref()
+        .map(|d| c.duration(&root.key("max_unavailability"), Some(d), Duration::ZERO));
+    Checks {
+        no_loss: raw.no_loss,
+        no_duplicates: raw.no_duplicates,
+        ordering: raw.ordering,
+        max_lag,
+        produce_errors,
+        max_unavailability,
+    }
 }
 
 fn check_topic(c: &mut Checker, path: &KeyPath, topic: &str, declared: &BTreeSet<String>) {

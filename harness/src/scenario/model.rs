@@ -175,7 +175,136 @@ pub struct Scenario {
     pub source: PathBuf,
     pub stack: Stack,
     pub topics: Vec<Topic>,
+    pub load: Load,
     pub steps: Vec<Step>,
+    pub semantics: Semantics,
+    pub checks: Checks,
+    /// Names of the checks that must fail (a planted defect).
+    pub expect_fail: Vec<String>,
+}
+
+pub use crate::checks::integrity::Semantics;
+
+#[derive(Debug, Clone, Default)]
+pub struct Load {
+    pub producers: Vec<ProducerSpec>,
+    pub consumers: Vec<ConsumerSpec>,
+}
+
+/// How much a producer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    For(Duration),
+    Records(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProducerSpec {
+    pub name: String,
+    /// Carried in every record; unique within the scenario.
+    pub id: u32,
+    pub topic: String,
+    pub user: String,
+    pub rate: u32,
+    pub amount: Amount,
+    pub ramp: Duration,
+    pub record_size: u32,
+    pub keys: u32,
+    /// librdkafka's value: "all", "1" or "0".
+    pub acks: &'static str,
+    pub idempotence: bool,
+    pub compression: &'static str,
+    pub partitioner: Option<&'static str>,
+    pub delivery_timeout: Duration,
+    pub on_step: bool,
+}
+
+impl ProducerSpec {
+    /// Records this producer will send, for producers bounded by a count or a time.
+    pub fn planned_records(&self) -> u64 {
+        match self.amount {
+            Amount::Records(n) => n,
+            Amount::For(d) => {
+                let ramp = self.ramp.min(d).as_secs_f64();
+                let full = (d.as_secs_f64() - ramp).max(0.0);
+                (f64::from(self.rate) * (full + ramp / 2.0)).round() as u64
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Commit {
+    Auto,
+    Sync,
+    Async,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub topic: String,
+    pub user: String,
+    pub group: String,
+    pub commit: Commit,
+    pub on_step: bool,
+}
+
+/// Check names, as used in `checks:`, `expect.fail` and reports.
+pub const CHECK_NAMES: [&str; 6] = [
+    "no_loss",
+    "no_duplicates",
+    "ordering",
+    "max_lag",
+    "produce_errors",
+    "max_unavailability",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    pub no_loss: bool,
+    pub no_duplicates: bool,
+    pub ordering: bool,
+    pub max_lag: Vec<MaxLag>,
+    pub produce_errors: Option<ErrorBudget>,
+    pub max_unavailability: Option<Duration>,
+}
+
+impl Checks {
+    /// Names of the checks this scenario runs.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let on = [
+            self.no_loss,
+            self.no_duplicates,
+            self.ordering,
+            !self.max_lag.is_empty(),
+            self.produce_errors.is_some(),
+            self.max_unavailability.is_some(),
+        ];
+        CHECK_NAMES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MaxLag {
+    pub consumer: String,
+    pub max: i64,
+    /// 0-based index of the step after whose end (plus `settle`) samples count.
+    pub after_step: Option<usize>,
+    pub settle: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorBudget {
+    pub max: Option<u64>,
+    pub max_ratio: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +313,8 @@ pub struct Topic {
     pub partitions: u32,
     pub replication_factor: u16,
     pub config: BTreeMap<String, String>,
+    /// Broker ids per partition, leader first.
+    pub assignment: Option<Vec<Vec<i32>>>,
 }
 
 /// A node of a running stack, e.g. `kafka-2`.
@@ -241,6 +372,24 @@ pub enum Step {
         timeout: Duration,
     },
     Wait(Duration),
+    Kill(NodeId),
+    Start {
+        node: NodeId,
+        timeout: Duration,
+    },
+    Pause(NodeId),
+    Unpause(NodeId),
+    StartLoad(String),
+    StopLoad(String),
+    WaitLoad {
+        name: String,
+        timeout: Duration,
+    },
+    Drain {
+        name: String,
+        timeout: Duration,
+    },
+    RestartConsumer(String),
 }
 
 impl Step {
@@ -272,6 +421,15 @@ impl Step {
             } => format!("expect {user} to be denied {operation:?} on {topic}").to_lowercase(),
             Self::Restart { node, .. } => format!("restart {node}"),
             Self::Wait(d) => format!("wait {}", crate::scenario::format_duration(*d)),
+            Self::Kill(n) => format!("kill -9 {n}"),
+            Self::Start { node, .. } => format!("start {node}"),
+            Self::Pause(n) => format!("pause {n}"),
+            Self::Unpause(n) => format!("unpause {n}"),
+            Self::StartLoad(n) => format!("start load {n}"),
+            Self::StopLoad(n) => format!("stop load {n}"),
+            Self::WaitLoad { name, .. } => format!("wait for producer {name} to finish"),
+            Self::Drain { name, .. } => format!("drain consumer {name}"),
+            Self::RestartConsumer(n) => format!("restart consumer {n}"),
         }
     }
 }

@@ -151,8 +151,210 @@ pub struct ScenarioSerde {
     /// Topics created (by the harness's admin user) before the first step.
     #[serde(default)]
     pub topics: Vec<TopicSerde>,
+    /// Producers and consumers that run under the steps.
+    #[serde(default)]
+    pub load: LoadSerde,
     /// What happens, in order.
     pub steps: Vec<StepSerde>,
+    /// Declared delivery semantics: decide whether duplicates and reordering fail or are only counted.
+    /// Default: `idempotent` when every producer is idempotent with acks=all, else `at_least_once`.
+    #[serde(default)]
+    pub semantics: Option<SemanticsSerde>,
+    /// Checks over what the run recorded.
+    #[serde(default)]
+    pub checks: ChecksSerde,
+    /// Checks that must fail: a planted defect proves a check can catch it. The run passes only
+    /// if exactly these checks fail.
+    #[serde(default)]
+    pub expect: ExpectSerde,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SemanticsSerde {
+    AtLeastOnce,
+    Idempotent,
+    ExactlyOnce,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSerde {
+    #[serde(default)]
+    pub producers: Vec<ProducerSerde>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerSerde>,
+}
+
+/// A producer at a declared rate. Every record carries the run id, the producer's id and a sequence
+/// number; its payload is a pure function of them, so the checks recompute it instead of storing it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSerde {
+    pub name: String,
+    pub topic: String,
+    /// A user of the stack, or `admin`.
+    pub user: String,
+    /// Records per second (after the ramp).
+    pub rate: u32,
+    /// How long to produce, e.g. "60s". Exactly one of `duration` and `records`.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// How many records to produce.
+    #[serde(default)]
+    pub records: Option<u64>,
+    /// Rise linearly from 0 to `rate` over this time, e.g. "5s".
+    #[serde(default)]
+    pub ramp: Option<String>,
+    /// Bytes per record value (at least 64).
+    #[serde(default = "default_record_size")]
+    pub record_size: u32,
+    /// Number of distinct keys; 0 sends records without a key.
+    #[serde(default)]
+    pub keys: u32,
+    #[serde(default)]
+    pub acks: AcksSerde,
+    #[serde(default = "yes")]
+    pub idempotence: bool,
+    #[serde(default)]
+    pub compression: CompressionSerde,
+    /// librdkafka partitioner; `murmur2_random` matches the Java client.
+    #[serde(default)]
+    pub partitioner: Option<PartitionerSerde>,
+    /// How long a record may wait for its acknowledgement before it counts as failed, e.g. "30s".
+    #[serde(default)]
+    pub delivery_timeout: Option<String>,
+    /// `at_start` (default) or `on_step` (started by a `start_load` step).
+    #[serde(default)]
+    pub start: StartSerde,
+}
+
+/// A consumer group member reading a topic from the beginning.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSerde {
+    pub name: String,
+    pub topic: String,
+    pub user: String,
+    pub group: String,
+    #[serde(default)]
+    pub commit: CommitSerde,
+    #[serde(default)]
+    pub start: StartSerde,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AcksSerde {
+    #[default]
+    All,
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "0")]
+    Zero,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionSerde {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionerSerde {
+    ConsistentRandom,
+    Murmur2Random,
+    Random,
+    Fnv1aRandom,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StartSerde {
+    #[default]
+    AtStart,
+    OnStep,
+}
+
+/// When a consumer commits its offsets.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitSerde {
+    /// librdkafka's auto-commit (every 5 s).
+    #[default]
+    Auto,
+    /// A synchronous commit every second.
+    Sync,
+    /// An asynchronous commit every second.
+    Async,
+    /// Never: a restarted member reads everything again.
+    Never,
+}
+
+/// Checks over the recorded run. Each one named here becomes a test case of the JUnit report.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSerde {
+    /// Every acknowledged record was delivered to every consumer group.
+    #[serde(default)]
+    pub no_loss: bool,
+    /// No record was delivered twice to a group (counted anyway under `at_least_once`).
+    #[serde(default)]
+    pub no_duplicates: bool,
+    /// Within a producer and a partition, records arrived in the order they were sent.
+    #[serde(default)]
+    pub ordering: bool,
+    /// Bounds on consumer lag, over the run or after a step settles.
+    #[serde(default)]
+    pub max_lag: Vec<MaxLagSerde>,
+    /// Bounds on failed sends over all producers.
+    #[serde(default)]
+    pub produce_errors: Option<ErrorBudgetSerde>,
+    /// Longest time any partition went without an acknowledgement while a producer was sending,
+    /// e.g. "15s".
+    #[serde(default)]
+    pub max_unavailability: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaxLagSerde {
+    /// A consumer of `load.consumers`.
+    pub consumer: String,
+    /// Records.
+    pub max: i64,
+    /// Only count samples from this step's end (1-based) plus `settle`.
+    #[serde(default)]
+    pub after_step: Option<usize>,
+    /// e.g. "20s".
+    #[serde(default)]
+    pub settle: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBudgetSerde {
+    /// Failed sends allowed.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// Failed sends allowed as a fraction of all sends, e.g. 0.001.
+    #[serde(default)]
+    pub max_ratio: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSerde {
+    /// Names of checks that must fail: no_loss, no_duplicates, ordering, max_lag, produce_errors,
+    /// max_unavailability.
+    #[serde(default)]
+    pub fail: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -167,6 +369,10 @@ pub struct TopicSerde {
     /// Topic configs, e.g. `min.insync.replicas: 2`.
     #[serde(default)]
     pub config: BTreeMap<String, PropValue>,
+    /// Explicit replicas per partition, by broker number, leader first, e.g. `[[1, 2]]`.
+    /// Replaces `partitions` and `replication_factor`.
+    #[serde(default)]
+    pub assignment: Option<Vec<Vec<u8>>>,
 }
 
 /// One step. Written as a map with a single key naming the kind, e.g. `- produce: {topic: t, user: u}`.
@@ -192,6 +398,57 @@ pub struct StepSerde {
     /// Do nothing for a while.
     #[serde(default)]
     pub wait: Option<WaitSerde>,
+    /// SIGKILL a node: no shutdown at all.
+    #[serde(default)]
+    pub kill: Option<NodeSerde>,
+    /// Start a killed or stopped node again and wait until it is ready.
+    #[serde(default)]
+    pub start: Option<RestartSerde>,
+    /// Freeze a node's processes (docker pause).
+    #[serde(default)]
+    pub pause: Option<NodeSerde>,
+    /// Thaw a paused node.
+    #[serde(default)]
+    pub unpause: Option<NodeSerde>,
+    /// Start a producer or consumer declared with `start: on_step`.
+    #[serde(default)]
+    pub start_load: Option<LoadRefSerde>,
+    /// Stop a producer or consumer now.
+    #[serde(default)]
+    pub stop_load: Option<LoadRefSerde>,
+    /// Wait until a producer has sent all it was to send and every send has an outcome.
+    #[serde(default)]
+    pub wait_load: Option<WaitLoadSerde>,
+    /// Wait until a consumer has read every acknowledged record of its topic (or the timeout
+    /// passes; the checks then say what is missing).
+    #[serde(default)]
+    pub drain: Option<WaitLoadSerde>,
+    /// Stop a consumer and start a new member in the same group.
+    #[serde(default)]
+    pub restart_consumer: Option<LoadRefSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSerde {
+    /// A node of the stack: `zookeeper-1`, `kafka-2`, ...
+    pub node: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadRefSerde {
+    /// A producer of `load.producers` or a consumer of `load.consumers`.
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitLoadSerde {
+    pub name: String,
+    /// e.g. "120s".
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 /// The one kind a step names.
@@ -203,6 +460,15 @@ pub enum StepKind {
     ExpectDenied(ExpectDeniedSerde),
     Restart(RestartSerde),
     Wait(WaitSerde),
+    Kill(NodeSerde),
+    Start(RestartSerde),
+    Pause(NodeSerde),
+    Unpause(NodeSerde),
+    StartLoad(LoadRefSerde),
+    StopLoad(LoadRefSerde),
+    WaitLoad(WaitLoadSerde),
+    Drain(WaitLoadSerde),
+    RestartConsumer(LoadRefSerde),
 }
 
 impl StepSerde {
@@ -215,6 +481,15 @@ impl StepSerde {
             self.expect_denied.map(StepKind::ExpectDenied),
             self.restart.map(StepKind::Restart),
             self.wait.map(StepKind::Wait),
+            self.kill.map(StepKind::Kill),
+            self.start.map(StepKind::Start),
+            self.pause.map(StepKind::Pause),
+            self.unpause.map(StepKind::Unpause),
+            self.start_load.map(StepKind::StartLoad),
+            self.stop_load.map(StepKind::StopLoad),
+            self.wait_load.map(StepKind::WaitLoad),
+            self.drain.map(StepKind::Drain),
+            self.restart_consumer.map(StepKind::RestartConsumer),
         ];
         let mut named: Vec<StepKind> = kinds.into_iter().flatten().collect();
         match named.len() {
@@ -341,6 +616,12 @@ impl JsonSchema for PropValue {
     }
 }
 
+fn default_record_size() -> u32 {
+    512
+}
+fn yes() -> bool {
+    true
+}
 fn one() -> u8 {
     1
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::client::{self, Admission, Auth, Authorization};
+use crate::load::LoadSet;
 use crate::progress::Progress;
 use crate::runtime::stack::RunningStack;
 use crate::scenario::{DeniedOperation, RefusedClient, Step};
@@ -39,6 +40,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn execute(
     running: &RunningStack,
     steps: &[Step],
+    load: &mut LoadSet,
     progress: &Progress,
 ) -> Vec<StepOutcome> {
     let mut next_seq: HashMap<String, u64> = HashMap::new();
@@ -48,11 +50,11 @@ pub async fn execute(
         progress.say(format!("step {}/{}: {label}", index + 1, steps.len()));
         let started_at_s = progress.elapsed_secs();
         let t0 = Instant::now();
-        let (status, detail, evidence) = match run_one(running, step, &mut next_seq, progress).await
-        {
-            Ok((detail, evidence)) => (Status::Pass, detail, evidence),
-            Err((detail, evidence)) => (Status::Fail, detail, evidence),
-        };
+        let (status, detail, evidence) =
+            match run_one(running, step, &mut next_seq, load, progress).await {
+                Ok((detail, evidence)) => (Status::Pass, detail, evidence),
+                Err((detail, evidence)) => (Status::Fail, detail, evidence),
+            };
         // Client errors and component logs can quote configuration; passwords stay out of reports.
         let detail = running.creds.redact(&detail);
         let evidence: Vec<String> = evidence.iter().map(|e| running.creds.redact(e)).collect();
@@ -81,8 +83,11 @@ async fn run_one(
     running: &RunningStack,
     step: &Step,
     next_seq: &mut HashMap<String, u64>,
+    load: &mut LoadSet,
     progress: &Progress,
 ) -> Outcome {
+    let docker = &running.run.docker;
+    let plain = |r: Result<String, String>| r.map(|d| (d, vec![])).map_err(|e| (e, vec![]));
     let bootstrap = running.bootstrap_servers();
     let run_id = running.run.id.clone();
     match step {
@@ -226,11 +231,74 @@ async fn run_one(
             Ok((format!("{node} restarted and ready"), vec![]))
         }
         Step::Wait(d) => {
-            tokio::time::sleep(*d).await;
+            // Long waits under load say how the load is doing, so a slow run is never silent.
+            let end = tokio::time::Instant::now() + *d;
+            while tokio::time::Instant::now() < end {
+                let next = (tokio::time::Instant::now() + Duration::from_secs(5)).min(end);
+                tokio::time::sleep_until(next).await;
+                if load.is_active() && next < end {
+                    progress.say(format!("  {}", load.progress()));
+                }
+            }
             Ok((
                 format!("waited {}", crate::scenario::format_duration(*d)),
                 vec![],
             ))
         }
+        Step::Kill(node) => {
+            docker
+                .kill(&running.run.container(*node))
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} killed with SIGKILL"), vec![]))
+        }
+        Step::Start { node, timeout } => {
+            running
+                .start_node(*node, *timeout, progress)
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} started and ready"), vec![]))
+        }
+        Step::Pause(node) => {
+            docker
+                .pause(&running.run.container(*node))
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} paused"), vec![]))
+        }
+        Step::Unpause(node) => {
+            docker
+                .unpause(&running.run.container(*node))
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} unpaused"), vec![]))
+        }
+        Step::StartLoad(name) => plain(load.start(name)),
+        Step::StopLoad(name) => plain(load.stop(name).await),
+        Step::WaitLoad { name, timeout } => {
+            let t0 = tokio::time::Instant::now();
+            let mut result = None;
+            // Poll in slices so progress keeps flowing while a long producer runs.
+            while result.is_none() {
+                let left = timeout.saturating_sub(t0.elapsed());
+                match load
+                    .wait_producer(name, left.min(Duration::from_secs(5)))
+                    .await
+                {
+                    Ok(d) => result = Some(Ok(d)),
+                    Err(e)
+                        if e.contains("still running")
+                            && !left.is_zero()
+                            && left > Duration::from_secs(5) =>
+                    {
+                        progress.say(format!("  {}", load.progress()));
+                    }
+                    Err(e) => result = Some(Err(e)),
+                }
+            }
+            plain(result.unwrap_or_else(|| Err("no outcome".to_owned())))
+        }
+        Step::Drain { name, timeout } => plain(load.drain(name, *timeout).await),
+        Step::RestartConsumer(name) => plain(load.restart_consumer(name).await),
     }
 }

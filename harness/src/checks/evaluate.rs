@@ -1,0 +1,233 @@
+//! Checks are oracles over what a run recorded: plain functions, no I/O. A failed check is a result,
+//! not an error; `expect.fail` turns a planted defect's failure into the outcome that passes.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::checks::integrity::Semantics;
+use crate::load::LoadResults;
+use crate::scenario::{format_duration, Scenario};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Unique within the run, e.g. `no_loss` or `max_lag[orders-reader]`.
+    pub name: String,
+    /// One of `CHECK_NAMES`.
+    pub check: &'static str,
+    pub status: CheckStatus,
+    /// Whether the scenario declared that this check must fail.
+    pub expected_to_fail: bool,
+    /// What the check saw, in one line.
+    pub evidence: String,
+}
+
+/// The step end times (seconds since the run started) that `after_step` bounds refer to.
+pub type StepEnds = [f64];
+
+pub fn evaluate(
+    scenario: &Scenario,
+    load: &LoadResults,
+    step_ends_s: &StepEnds,
+) -> Vec<CheckResult> {
+    let c = &scenario.checks;
+    let sem = scenario.semantics;
+    let expected: BTreeSet<&str> = scenario.expect_fail.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    let mut push = |name: String, check: &'static str, ok: bool, evidence: String| {
+        out.push(CheckResult {
+            name,
+            check,
+            status: if ok {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            },
+            expected_to_fail: expected.contains(check),
+            evidence,
+        });
+    };
+    let no_reader =
+        "no consumer reads this scenario's topics, so there is nothing to judge".to_owned();
+
+    if c.no_loss {
+        let mut bad = Vec::new();
+        let mut seen = Vec::new();
+        for r in &load.consumers {
+            let i = &r.integrity;
+            seen.push(format!(
+                "{}: {} acked, {} delivered, {} lost, {} corrupted",
+                r.name, i.acked, i.delivered, i.lost, i.corrupted
+            ));
+            if i.lost > 0 || i.corrupted > 0 {
+                bad.push(format!(
+                    "{}: {} lost {:?}, {} corrupted",
+                    r.name, i.lost, i.samples.lost, i.corrupted
+                ));
+            }
+        }
+        let ok = bad.is_empty() && !load.consumers.is_empty();
+        let evidence = if load.consumers.is_empty() {
+            no_reader.clone()
+        } else if ok {
+            seen.join("; ")
+        } else {
+            bad.join("; ")
+        };
+        push("no_loss".into(), "no_loss", ok, evidence);
+    }
+    if c.no_duplicates {
+        let strict = sem != Semantics::AtLeastOnce;
+        let dups: u64 = load.consumers.iter().map(|r| r.integrity.duplicated).sum();
+        let detail: Vec<String> = load
+            .consumers
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {} duplicate(s) {:?}",
+                    r.name, r.integrity.duplicated, r.integrity.samples.duplicated
+                )
+            })
+            .collect();
+        let ok = !load.consumers.is_empty() && (dups == 0 || !strict);
+        let mut evidence = if load.consumers.is_empty() {
+            no_reader.clone()
+        } else {
+            detail.join("; ")
+        };
+        if dups > 0 && !strict {
+            evidence
+                .push_str(" (counted, not failed: the scenario declares at-least-once delivery)");
+        }
+        push("no_duplicates".into(), "no_duplicates", ok, evidence);
+    }
+    if c.ordering {
+        let strict = sem != Semantics::AtLeastOnce;
+        let re: u64 = load.consumers.iter().map(|r| r.integrity.reordered).sum();
+        let detail: Vec<String> = load
+            .consumers
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {} out of order {:?}",
+                    r.name, r.integrity.reordered, r.integrity.samples.reordered
+                )
+            })
+            .collect();
+        let ok = !load.consumers.is_empty() && (re == 0 || !strict);
+        let mut evidence = if load.consumers.is_empty() {
+            no_reader.clone()
+        } else {
+            detail.join("; ")
+        };
+        if re > 0 && !strict {
+            evidence
+                .push_str(" (counted, not failed: the scenario declares at-least-once delivery)");
+        }
+        push("ordering".into(), "ordering", ok, evidence);
+    }
+    for m in &c.max_lag {
+        let Some(r) = load.consumers.iter().find(|r| r.name == m.consumer) else {
+            continue;
+        };
+        let from_s = m
+            .after_step
+            .and_then(|i| step_ends_s.get(i))
+            .copied()
+            .unwrap_or(0.0)
+            + m.settle.as_secs_f64();
+        let from_ms = (from_s * 1000.0) as u64;
+        let samples = r
+            .lag
+            .totals()
+            .iter()
+            .filter(|(at, _)| *at >= from_ms)
+            .count();
+        let seen = r.lag.max_lag_since(from_ms);
+        let ok = samples > 0 && seen <= m.max;
+        let scope = match m.after_step {
+            Some(i) => format!("from step {} + {}", i + 1, format_duration(m.settle)),
+            None => "over the run".to_owned(),
+        };
+        let evidence = if samples == 0 {
+            format!("no lag sample {scope}: the bound cannot be shown to hold")
+        } else {
+            format!(
+                "max lag {seen} (bound {}) {scope}, {samples} sample(s), final status {:?}",
+                m.max, r.final_status
+            )
+        };
+        let name = match m.after_step {
+            Some(i) => format!("max_lag[{} after step {}]", m.consumer, i + 1),
+            None => format!("max_lag[{}]", m.consumer),
+        };
+        push(name, "max_lag", ok, evidence);
+    }
+    if let Some(b) = c.produce_errors {
+        let sent: u64 = load.producers.iter().map(|p| p.sent).sum();
+        let failed: u64 = load.producers.iter().map(|p| p.failed).sum();
+        let ratio = if sent == 0 {
+            0.0
+        } else {
+            failed as f64 / sent as f64
+        };
+        let ok = b.max.is_none_or(|m| failed <= m) && b.max_ratio.is_none_or(|m| ratio <= m);
+        let first = load
+            .producers
+            .iter()
+            .flat_map(|p| p.errors.iter())
+            .map(|e| format!("; first error at {:.1}s: {}", e.at_s, e.error))
+            .next()
+            .unwrap_or_default();
+        push(
+            "produce_errors".into(),
+            "produce_errors",
+            ok,
+            format!("{failed} of {sent} send(s) failed (ratio {ratio:.5}; budget max {:?}, max_ratio {:?}){first}", b.max, b.max_ratio),
+        );
+    }
+    if let Some(limit) = c.max_unavailability {
+        let worst = load
+            .producers
+            .iter()
+            .flat_map(|p| {
+                p.longest_gap_ms
+                    .iter()
+                    .map(move |(part, gap)| (*gap, part, &p.name))
+            })
+            .max();
+        let (ok, evidence) = match worst {
+            Some((gap, part, name)) => (
+                u128::from(gap) <= limit.as_millis(),
+                format!("longest time without an acknowledgement: {gap} ms on partition {part} ({name}); bound {}", format_duration(limit)),
+            ),
+            None => (false, "no producer was acknowledged at all".to_owned()),
+        };
+        push(
+            "max_unavailability".into(),
+            "max_unavailability",
+            ok,
+            evidence,
+        );
+    }
+    out
+}
+
+/// The run's outcome from its checks: without `expect`, every check passes; with it, exactly the
+/// expected checks fail (a planted defect that goes unnoticed is a failure of the harness).
+pub fn checks_pass(checks: &[CheckResult], expect_fail: &[String]) -> bool {
+    let failed: BTreeSet<&str> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .map(|c| c.check)
+        .collect();
+    let expected: BTreeSet<&str> = expect_fail.iter().map(String::as_str).collect();
+    failed == expected
+}

@@ -1,0 +1,3 @@
+pub mod evaluate;
+pub mod integrity;
+pub mod lag;

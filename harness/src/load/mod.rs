@@ -1,0 +1,424 @@
+//! Load: producers at declared rates and consumer group members, their integrity ledgers and lag
+//! samplers. Steps start, stop, wait for and drain them by name.
+
+pub mod consumer;
+pub mod producer;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::checks::integrity::{Integrity, Ledger, Semantics};
+use crate::checks::lag::{LagSeries, LagStatus};
+use crate::probes::lag::LagSampler;
+use crate::runtime::stack::RunningStack;
+use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario};
+use consumer::{ConsumerCounters, ConsumerError, ConsumerTask};
+use producer::{Counters, ProducerStats, ProducerTask};
+
+struct ProducerSlot {
+    spec: ProducerSpec,
+    counters: Arc<Counters>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<ProducerStats>>,
+    stats: Option<ProducerStats>,
+}
+
+struct ConsumerSlot {
+    spec: ConsumerSpec,
+    ledger: Arc<Mutex<Ledger>>,
+    counters: Arc<ConsumerCounters>,
+    errors: Arc<Mutex<Vec<ConsumerError>>>,
+    lag: Arc<Mutex<LagSeries>>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+    sampler: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    /// How many members this consumer has had (restarts add one).
+    members: u32,
+}
+
+/// What a consumer saw, for checks and reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerResult {
+    pub name: String,
+    pub topic: String,
+    pub group: String,
+    pub members: u32,
+    pub integrity: Integrity,
+    pub lag: LagSeries,
+    pub max_lag: i64,
+    pub final_status: LagStatus,
+    pub errors: Vec<ConsumerError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadResults {
+    pub producers: Vec<ProducerStats>,
+    pub consumers: Vec<ConsumerResult>,
+}
+
+pub struct LoadSet {
+    run_id: String,
+    bootstrap: String,
+    running_auth: BTreeMap<String, crate::client::Auth>,
+    admin: crate::client::Auth,
+    semantics: Semantics,
+    epoch: Instant,
+    producers: BTreeMap<String, ProducerSlot>,
+    consumers: BTreeMap<String, ConsumerSlot>,
+}
+
+impl std::fmt::Debug for LoadSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadSet")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadSet {
+    pub fn new(running: &RunningStack, scenario: &Scenario, epoch: Instant) -> Self {
+        let mut running_auth = BTreeMap::new();
+        for u in scenario
+            .load
+            .producers
+            .iter()
+            .map(|p| &p.user)
+            .chain(scenario.load.consumers.iter().map(|c| &c.user))
+        {
+            running_auth.insert(u.clone(), running.auth(u));
+        }
+        let consumers: BTreeMap<String, ConsumerSlot> = scenario
+            .load
+            .consumers
+            .iter()
+            .map(|c| {
+                let mut ledger = Ledger::new();
+                for p in scenario
+                    .load
+                    .producers
+                    .iter()
+                    .filter(|p| p.topic == c.topic)
+                {
+                    ledger.reserve(p.id, p.planned_records());
+                }
+                let slot = ConsumerSlot {
+                    spec: c.clone(),
+                    ledger: Arc::new(Mutex::new(ledger)),
+                    counters: Arc::default(),
+                    errors: Arc::default(),
+                    lag: Arc::new(Mutex::new(LagSeries::new(c.group.clone(), c.topic.clone()))),
+                    stop: None,
+                    task: None,
+                    sampler: None,
+                    members: 0,
+                };
+                (c.name.clone(), slot)
+            })
+            .collect();
+        let producers = scenario
+            .load
+            .producers
+            .iter()
+            .map(|p| {
+                let slot = ProducerSlot {
+                    spec: p.clone(),
+                    counters: Arc::default(),
+                    stop: None,
+                    task: None,
+                    stats: None,
+                };
+                (p.name.clone(), slot)
+            })
+            .collect();
+        Self {
+            run_id: running.run.id.clone(),
+            bootstrap: running.bootstrap_servers(),
+            running_auth,
+            admin: running.admin(),
+            semantics: scenario.semantics,
+            epoch,
+            producers,
+            consumers,
+        }
+    }
+
+    /// Starts everything not declared `start: on_step`.
+    pub fn start_initial(&mut self) {
+        let consumers: Vec<String> = self
+            .consumers
+            .values()
+            .filter(|c| !c.spec.on_step)
+            .map(|c| c.spec.name.clone())
+            .collect();
+        let producers: Vec<String> = self
+            .producers
+            .values()
+            .filter(|p| !p.spec.on_step)
+            .map(|p| p.spec.name.clone())
+            .collect();
+        for name in consumers.iter().chain(&producers) {
+            let _ = self.start(name);
+        }
+    }
+
+    pub fn start(&mut self, name: &str) -> Result<String, String> {
+        if let Some(slot) = self.producers.get_mut(name) {
+            if slot.task.is_some() || slot.stats.is_some() {
+                return Err(format!("producer {name} was already started"));
+            }
+            let ledgers = self
+                .consumers
+                .values()
+                .filter(|c| c.spec.topic == slot.spec.topic)
+                .map(|c| c.ledger.clone())
+                .collect();
+            let (tx, rx) = watch::channel(false);
+            let task = ProducerTask {
+                spec: slot.spec.clone(),
+                bootstrap: self.bootstrap.clone(),
+                auth: self.running_auth[&slot.spec.user].clone(),
+                run_id: self.run_id.clone(),
+                ledgers,
+                counters: slot.counters.clone(),
+                stop: rx,
+                epoch: self.epoch,
+            };
+            slot.stop = Some(tx);
+            slot.task = Some(tokio::spawn(task.run()));
+            return Ok(format!(
+                "producer {name} started: {} records/s to {}",
+                slot.spec.rate, slot.spec.topic
+            ));
+        }
+        let Some(slot) = self.consumers.get_mut(name) else {
+            return Err(format!("no load named {name}"));
+        };
+        if slot.task.is_some() {
+            return Err(format!("consumer {name} is already running"));
+        }
+        let (tx, rx) = watch::channel(false);
+        let task = ConsumerTask {
+            spec: slot.spec.clone(),
+            bootstrap: self.bootstrap.clone(),
+            auth: self.running_auth[&slot.spec.user].clone(),
+            run_id: self.run_id.clone(),
+            ledger: slot.ledger.clone(),
+            counters: slot.counters.clone(),
+            errors: slot.errors.clone(),
+            stop: rx,
+            epoch: self.epoch,
+        };
+        slot.stop = Some(tx);
+        slot.task = Some(tokio::spawn(task.run()));
+        slot.members += 1;
+        if slot.sampler.is_none() {
+            let (tx, rx) = watch::channel(false);
+            let sampler = LagSampler {
+                bootstrap: self.bootstrap.clone(),
+                admin: self.admin.clone(),
+                group: slot.spec.group.clone(),
+                topic: slot.spec.topic.clone(),
+                series: slot.lag.clone(),
+                stop: rx,
+                epoch: self.epoch,
+            };
+            slot.sampler = Some((tx, tokio::spawn(sampler.run())));
+        }
+        Ok(format!(
+            "consumer {name} started in group {}",
+            slot.spec.group
+        ))
+    }
+
+    pub async fn stop(&mut self, name: &str) -> Result<String, String> {
+        if let Some(slot) = self.producers.get_mut(name) {
+            if let (Some(stop), Some(task)) = (slot.stop.take(), slot.task.take()) {
+                let _ = stop.send(true);
+                slot.stats = task.await.ok();
+            }
+            return Ok(format!("producer {name} stopped"));
+        }
+        let Some(slot) = self.consumers.get_mut(name) else {
+            return Err(format!("no load named {name}"));
+        };
+        if let (Some(stop), Some(task)) = (slot.stop.take(), slot.task.take()) {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        Ok(format!("consumer {name} stopped"))
+    }
+
+    /// Waits until a producer has sent everything and every send has an outcome.
+    pub async fn wait_producer(&mut self, name: &str, timeout: Duration) -> Result<String, String> {
+        let slot = self
+            .producers
+            .get_mut(name)
+            .ok_or_else(|| format!("no producer named {name}"))?;
+        let Some(task) = slot.task.take() else {
+            return match &slot.stats {
+                Some(s) => Ok(format!(
+                    "producer {name} had already finished: {} acked",
+                    s.acked
+                )),
+                None => Err(format!("producer {name} was never started")),
+            };
+        };
+        let mut task = task;
+        match tokio::time::timeout(timeout, &mut task).await {
+            Ok(stats) => {
+                slot.stop = None;
+                let stats = stats.map_err(|e| e.to_string())?;
+                let msg = format!(
+                    "producer {name} finished: {} sent, {} acked, {} failed",
+                    stats.sent, stats.acked, stats.failed
+                );
+                slot.stats = Some(stats);
+                Ok(msg)
+            }
+            Err(_) => {
+                slot.task = Some(task);
+                Err(format!(
+                    "producer {name} still running after {}s",
+                    timeout.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// Waits until the consumer has read every acknowledged record of its topic and no producer of
+    /// that topic is still sending. Never fails: what is missing at the timeout is for the checks.
+    pub async fn drain(&mut self, name: &str, timeout: Duration) -> Result<String, String> {
+        let topic = self
+            .consumers
+            .get(name)
+            .map(|c| c.spec.topic.clone())
+            .ok_or_else(|| format!("no consumer named {name}"))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let producing = self.producers.values().any(|p| {
+                p.spec.topic == topic && p.task.is_some() && !p.counters.done.load(Ordering::SeqCst)
+            });
+            let v = self.consumers[name]
+                .ledger
+                .lock()
+                .map_err(|e| e.to_string())?
+                .verdict(self.semantics);
+            if !producing && v.lost == 0 {
+                return Ok(format!(
+                    "consumer {name} has every acknowledged record ({} acked, {} delivered)",
+                    v.acked, v.delivered
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Ok(format!(
+                    "stopped waiting after {}s: {} acknowledged record(s) not delivered yet{}",
+                    timeout.as_secs(),
+                    v.lost,
+                    if producing {
+                        ", producers still sending"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    pub async fn restart_consumer(&mut self, name: &str) -> Result<String, String> {
+        self.stop(name).await?;
+        self.start(name)?;
+        Ok(format!(
+            "consumer {name}: a new member joined group {}",
+            self.consumers[name].spec.group
+        ))
+    }
+
+    /// One progress line over all loads.
+    pub fn progress(&self) -> String {
+        let mut parts = Vec::new();
+        for p in self.producers.values().filter(|p| p.task.is_some()) {
+            let c = &p.counters;
+            parts.push(format!(
+                "{} acked {} failed {}",
+                p.spec.name,
+                c.acked.load(Ordering::Relaxed),
+                c.failed.load(Ordering::Relaxed)
+            ));
+        }
+        for c in self.consumers.values().filter(|c| c.task.is_some()) {
+            let lag = c
+                .lag
+                .lock()
+                .map(|l| l.totals().last().map_or(0, |t| t.1))
+                .unwrap_or(0);
+            parts.push(format!(
+                "{} read {} lag {lag}",
+                c.spec.name,
+                c.counters.delivered.load(Ordering::Relaxed)
+            ));
+        }
+        parts.join(" | ")
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.producers.values().any(|p| p.task.is_some())
+            || self.consumers.values().any(|c| c.task.is_some())
+    }
+
+    /// Stops everything still running and computes each group's integrity verdict.
+    pub async fn finish(mut self) -> LoadResults {
+        let names: Vec<String> = self
+            .producers
+            .keys()
+            .chain(self.consumers.keys())
+            .cloned()
+            .collect();
+        for n in names {
+            let _ = self.stop(&n).await;
+        }
+        let mut consumers = Vec::new();
+        for slot in self.consumers.into_values() {
+            if let Some((stop, task)) = slot.sampler {
+                let _ = stop.send(true);
+                let _ = task.await;
+            }
+            let integrity = slot
+                .ledger
+                .lock()
+                .map(|l| l.verdict(self.semantics))
+                .unwrap_or_else(|_| Ledger::new().verdict(self.semantics));
+            let lag = slot
+                .lag
+                .lock()
+                .map(|l| l.clone())
+                .unwrap_or_else(|_| LagSeries::new("", ""));
+            consumers.push(ConsumerResult {
+                name: slot.spec.name,
+                topic: slot.spec.topic,
+                group: slot.spec.group,
+                members: slot.members,
+                max_lag: lag.max_lag(),
+                final_status: lag.status(10_000),
+                lag,
+                integrity,
+                errors: slot.errors.lock().map(|e| e.clone()).unwrap_or_default(),
+            });
+        }
+        LoadResults {
+            producers: self
+                .producers
+                .into_values()
+                .filter_map(|p| p.stats)
+                .collect(),
+            consumers,
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! A producer at a declared rate. Send times follow a schedule fixed in advance (with a linear ramp),
+//! and latency is measured from the intended send time, not from when the send happened: a stalled
+//! cluster shows up as latency instead of silently lowering the rate (no coordinated omission).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::record;
+use crate::checks::integrity::{Ledger, RecordId};
+use crate::client::{self, Auth};
+use crate::scenario::{Amount, ProducerSpec};
+
+/// Live counters, read by progress lines and by `drain`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub failed: AtomicU64,
+    pub done: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimedError {
+    pub at_s: f64,
+    pub error: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProducerStats {
+    pub name: String,
+    pub topic: String,
+    pub producer_id: u32,
+    pub planned: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub started_at_s: f64,
+    pub finished_at_s: f64,
+    /// Acknowledged records per second over the producer's life.
+    pub throughput: f64,
+    /// From the intended send time to the acknowledgement.
+    pub latency: Latency,
+    /// From the producer's start to its first acknowledgement (connect, authenticate, init).
+    pub first_ack_after_ms: Option<u64>,
+    /// Per partition, the longest time without an acknowledgement while this producer ran
+    /// (counted from its first acknowledgement).
+    pub longest_gap_ms: BTreeMap<i32, u64>,
+    /// Distinct errors with the time each was first seen and how often.
+    pub errors: Vec<TimedError>,
+}
+
+#[derive(Debug)]
+pub struct ProducerTask {
+    pub spec: ProducerSpec,
+    pub bootstrap: String,
+    pub auth: Auth,
+    pub run_id: String,
+    pub ledgers: Vec<Arc<Mutex<Ledger>>>,
+    pub counters: Arc<Counters>,
+    pub stop: watch::Receiver<bool>,
+    /// The run's clock, so every time in the report shares one origin.
+    pub epoch: Instant,
+}
+
+/// Seconds from the producer's start at which record `i` is meant to be sent.
+pub fn intended_offset(i: u64, rate: f64, ramp: f64) -> f64 {
+    let ramp_records = rate * ramp / 2.0;
+    let i = i as f64;
+    if ramp > 0.0 && i < ramp_records {
+        (2.0 * ramp * i / rate).sqrt()
+    } else {
+        ramp + (i - ramp_records) / rate
+    }
+}
+
+impl ProducerTask {
+    pub async fn run(mut self) -> ProducerStats {
+        let spec = self.spec.clone();
+        let started_at_s = self.epoch.elapsed().as_secs_f64();
+        let mut stats = ProducerStats {
+            name: spec.name.clone(),
+            topic: spec.topic.clone(),
+            producer_id: spec.id,
+            planned: spec.planned_records(),
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            started_at_s,
+            finished_at_s: started_at_s,
+            throughput: 0.0,
+            latency: Latency::default(),
+            first_ack_after_ms: None,
+            longest_gap_ms: BTreeMap::new(),
+            errors: Vec::new(),
+        };
+        let mut config = client::config(&self.bootstrap, &self.auth);
+        config
+            .set("acks", spec.acks)
+            .set("enable.idempotence", spec.idempotence.to_string())
+            .set("compression.type", spec.compression)
+            .set(
+                "delivery.timeout.ms",
+                spec.delivery_timeout.as_millis().to_string(),
+            )
+            .set("linger.ms", "5");
+        if let Some(p) = spec.partitioner {
+            config.set("partitioner", p);
+        }
+        let producer: FutureProducer = match config.create() {
+            Ok(p) => p,
+            Err(e) => {
+                self.note_error(&mut stats, format!("cannot create the producer: {e}"));
+                self.counters.done.store(true, Ordering::SeqCst);
+                return stats;
+            }
+        };
+
+        let rate = f64::from(spec.rate);
+        let ramp = spec.ramp.as_secs_f64();
+        let (limit_records, limit_time) = match spec.amount {
+            Amount::Records(n) => (n, f64::INFINITY),
+            Amount::For(d) => (u64::MAX, d.as_secs_f64()),
+        };
+        let start = Instant::now();
+        let mut last_ack: BTreeMap<i32, Instant> = BTreeMap::new();
+        let mut first_ack: Option<Instant> = None;
+        let mut latencies_us: Vec<u32> =
+            Vec::with_capacity(usize::try_from(stats.planned.min(50_000_000)).unwrap_or(0));
+        let mut inflight = FuturesUnordered::new();
+        let mut buf = Vec::with_capacity(spec.record_size as usize);
+        let mut seq: u64 = 0;
+        let mut sending = true;
+        while sending || !inflight.is_empty() {
+            let next_at = intended_offset(seq, rate, ramp);
+            if sending && (seq >= limit_records || next_at > limit_time || *self.stop.borrow()) {
+                sending = false;
+                continue;
+            }
+            let due = start + Duration::from_secs_f64(next_at);
+            tokio::select! {
+                biased;
+                Some((intended, id, result)) = inflight.next(), if !inflight.is_empty() => {
+                    let result: Result<Result<rdkafka::producer::future_producer::Delivery, (KafkaError, rdkafka::message::OwnedMessage)>, futures::channel::oneshot::Canceled> = result;
+                    let now = Instant::now();
+                    match result {
+                        Ok(Ok(d)) => {
+                            stats.acked += 1;
+                            self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                            // Gaps count from the first acknowledgement: connecting, authenticating and
+                            // the idempotent producer's id are start-up, reported as time to first ack.
+                            let first = *first_ack.get_or_insert(now);
+                            let since: Instant = *last_ack.get(&d.partition).unwrap_or(&first);
+                            let gap = u64::try_from(now.duration_since(since).as_millis()).unwrap_or(u64::MAX);
+                            let longest = stats.longest_gap_ms.entry(d.partition).or_default();
+                            *longest = (*longest).max(gap);
+                            last_ack.insert(d.partition, now);
+                            latencies_us.push(u32::try_from(now.duration_since(intended).as_micros()).unwrap_or(u32::MAX));
+                            for l in &self.ledgers {
+                                if let Ok(mut l) = l.lock() {
+                                    l.acked(id, d.partition, d.offset);
+                                }
+                            }
+                        }
+                        Ok(Err((e, _))) => self.failed(&mut stats, id, e.to_string()),
+                        Err(_) => self.failed(&mut stats, id, "delivery report lost".to_owned()),
+                    }
+                }
+                () = tokio::time::sleep_until(due.into()), if sending => {
+                    // Everything due by now goes out at once, so a slow loop catches up to the schedule.
+                    let now = Instant::now();
+                    while seq < limit_records && start + Duration::from_secs_f64(intended_offset(seq, rate, ramp)) <= now {
+                        let offset = intended_offset(seq, rate, ramp);
+                        if offset > limit_time {
+                            break;
+                        }
+                        let intended = start + Duration::from_secs_f64(offset);
+                        record::encode(&self.run_id, spec.id, seq, spec.record_size as usize, &mut buf);
+                        let key = record::key(seq, spec.keys);
+                        let id = RecordId { producer: spec.id, seq };
+                        let mut rec = FutureRecord::to(&spec.topic).payload(&buf);
+                        if let Some(k) = key.as_deref() {
+                            rec = rec.key(k);
+                        }
+                        loop {
+                            match producer.send_result(rec) {
+                                Ok(fut) => {
+                                    inflight.push(async move { (intended, id, fut.await) });
+                                    break;
+                                }
+                                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                                    // librdkafka's queue is full: back-pressure, visible as latency.
+                                    rec = r;
+                                    tokio::time::sleep(Duration::from_millis(5)).await;
+                                }
+                                Err((e, _)) => {
+                                    self.failed(&mut stats, id, e.to_string());
+                                    break;
+                                }
+                            }
+                        }
+                        stats.sent += 1;
+                        self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                        seq += 1;
+                    }
+                }
+                _ = self.stop.changed(), if sending => {}
+            }
+        }
+        let end = Instant::now();
+        for (p, last) in &last_ack {
+            let tail = u64::try_from(end.duration_since(*last).as_millis()).unwrap_or(u64::MAX);
+            let longest = stats.longest_gap_ms.entry(*p).or_default();
+            *longest = (*longest).max(tail);
+        }
+        stats.finished_at_s = self.epoch.elapsed().as_secs_f64();
+        let life = (stats.finished_at_s - stats.started_at_s).max(1e-3);
+        stats.throughput = stats.acked as f64 / life;
+        stats.latency = latency(&mut latencies_us);
+        stats.first_ack_after_ms = first_ack
+            .map(|f| u64::try_from(f.duration_since(start).as_millis()).unwrap_or(u64::MAX));
+        self.counters.done.store(true, Ordering::SeqCst);
+        stats
+    }
+
+    fn failed(&self, stats: &mut ProducerStats, id: RecordId, error: String) {
+        stats.failed += 1;
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        for l in &self.ledgers {
+            if let Ok(mut l) = l.lock() {
+                l.failed(id);
+            }
+        }
+        self.note_error(stats, error);
+    }
+
+    fn note_error(&self, stats: &mut ProducerStats, error: String) {
+        if let Some(e) = stats.errors.iter_mut().find(|e| e.error == error) {
+            e.count += 1;
+        } else if stats.errors.len() < 20 {
+            stats.errors.push(TimedError {
+                at_s: self.epoch.elapsed().as_secs_f64(),
+                error,
+                count: 1,
+            });
+        }
+    }
+}
+
+fn latency(us: &mut [u32]) -> Latency {
+    if us.is_empty() {
+        return Latency::default();
+    }
+    us.sort_unstable();
+    let at = |q: f64| f64::from(us[((us.len() - 1) as f64 * q).round() as usize]) / 1000.0;
+    Latency {
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_without_and_with_ramp() {
+        assert!((intended_offset(100, 100.0, 0.0) - 1.0).abs() < 1e-9);
+        // a 10 s ramp to 100/s sends 500 records during the ramp, the 500th at its end
+        assert!((intended_offset(500, 100.0, 10.0) - 10.0).abs() < 1e-9);
+        assert!((intended_offset(600, 100.0, 10.0) - 11.0).abs() < 1e-9);
+        // slower at first: the first 125 records take half the ramp
+        assert!((intended_offset(125, 100.0, 10.0) - 5.0).abs() < 1e-9);
+    }
+}

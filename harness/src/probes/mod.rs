@@ -1,0 +1,3 @@
+//! Probes that watch the stack while a scenario runs.
+
+pub mod lag;
