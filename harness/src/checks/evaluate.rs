@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::checks::integrity::Semantics;
+use crate::checks::integrity::{RecordId, Semantics};
 use crate::load::LoadResults;
 use crate::scenario::{format_duration, Scenario};
 
@@ -68,8 +68,11 @@ pub fn evaluate(
             ));
             if i.lost > 0 || i.corrupted > 0 {
                 bad.push(format!(
-                    "{}: {} lost {:?}, {} corrupted",
-                    r.name, i.lost, i.samples.lost, i.corrupted
+                    "{}: {} lost ({}), {} corrupted",
+                    r.name,
+                    i.lost,
+                    ids(&i.samples.lost),
+                    i.corrupted
                 ));
             }
         }
@@ -218,6 +221,18 @@ pub fn evaluate(
         );
     }
     out
+}
+
+/// Sample ids as `p<producer>#<seq>`, the form the report and the oracle's messages use.
+fn ids(samples: &[RecordId]) -> String {
+    if samples.is_empty() {
+        return "none".to_owned();
+    }
+    samples
+        .iter()
+        .map(|r| format!("p{}#{}", r.producer, r.seq))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The run's outcome from its checks: without `expect`, every check passes; with it, exactly the

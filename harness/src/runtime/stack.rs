@@ -171,11 +171,12 @@ impl RunningStack {
             NodeId::ZooKeeper(n) => {
                 wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
             }
+            // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
                     &self.run,
-                    &self.stack,
                     n,
+                    1,
                     self.kafka_ports[&n],
                     &self.admin(),
                     timeout,
@@ -196,25 +197,7 @@ impl RunningStack {
         progress.say(format!("stopping {node}"));
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
         progress.say(format!("starting {node}"));
-        self.run.docker.start(&name).await?;
-        match node {
-            NodeId::ZooKeeper(n) => {
-                wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await?
-            }
-            NodeId::Kafka(n) => {
-                wait_broker(
-                    &self.run,
-                    &self.stack,
-                    n,
-                    self.kafka_ports[&n],
-                    &self.admin(),
-                    timeout,
-                )
-                .await?
-            }
-        }
-        progress.say(format!("{node} is back"));
-        Ok(())
+        self.start_node(node, timeout, progress).await
     }
 }
 
@@ -352,11 +335,16 @@ pub async fn start(
             .cloned()
             .unwrap_or_else(crate::secrets::Secret::generate),
     };
-    try_join_all(
-        kafka_ports
-            .iter()
-            .map(|(&n, &port)| wait_broker(run, stack, n, port, &admin, stack.kafka.start_timeout)),
-    )
+    try_join_all(kafka_ports.iter().map(|(&n, &port)| {
+        wait_broker(
+            run,
+            n,
+            usize::from(stack.kafka.brokers),
+            port,
+            &admin,
+            stack.kafka.start_timeout,
+        )
+    }))
     .await?;
     progress.say(format!(
         "all {} broker(s) registered and answering",
@@ -503,22 +491,22 @@ pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
         })
 }
 
-/// Ready = an authenticated metadata request to this broker lists every broker of the stack.
+/// Ready = an authenticated metadata request to this broker lists it and at least `expected` brokers
+/// (all of them at start-up; only itself when others may be down on purpose).
 async fn wait_broker(
     run: &Run,
-    stack: &Stack,
     n: u8,
+    expected: usize,
     port: u16,
     admin: &Auth,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let expected = usize::from(stack.kafka.brokers);
     wait_until(run, NodeId::Kafka(n), timeout, || {
         let admin = admin.clone();
         async move {
             let md = client::metadata(format!("127.0.0.1:{port}"), admin, Duration::from_secs(5))
                 .await?;
-            if md.brokers.len() >= expected {
+            if md.brokers.len() >= expected && md.brokers.contains(&i32::from(n)) {
                 Ok(())
             } else {
                 Err(format!(

@@ -446,7 +446,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         let kind = match s.into_kind() {
             Ok(k) => k,
             Err(n) => {
-                c.error(&sp, format!("a step names exactly one kind (produce, consume, expect_refused, expect_denied, restart, wait); this one names {n}"));
+                c.error(&sp, format!("a step names exactly one kind (see the `steps` of the schema); this one names {n}"));
                 continue;
             }
         };
@@ -546,6 +546,10 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     ),
                 }
             }
+            StepKind::Stop(n) => match node_ref(&mut c, sp.key("stop").key("node"), &n.node) {
+                Some(node) => Step::Stop(node),
+                None => continue,
+            },
             StepKind::Kill(n) => match node_ref(&mut c, sp.key("kill").key("node"), &n.node) {
                 Some(node) => Step::Kill(node),
                 None => continue,

@@ -372,6 +372,7 @@ pub enum Step {
         timeout: Duration,
     },
     Wait(Duration),
+    Stop(NodeId),
     Kill(NodeId),
     Start {
         node: NodeId,
@@ -421,6 +422,7 @@ impl Step {
             } => format!("expect {user} to be denied {operation:?} on {topic}").to_lowercase(),
             Self::Restart { node, .. } => format!("restart {node}"),
             Self::Wait(d) => format!("wait {}", crate::scenario::format_duration(*d)),
+            Self::Stop(n) => format!("stop {n}"),
             Self::Kill(n) => format!("kill -9 {n}"),
             Self::Start { node, .. } => format!("start {node}"),
             Self::Pause(n) => format!("pause {n}"),

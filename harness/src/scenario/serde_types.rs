@@ -398,6 +398,9 @@ pub struct StepSerde {
     /// Do nothing for a while.
     #[serde(default)]
     pub wait: Option<WaitSerde>,
+    /// Stop a node gracefully (SIGTERM; a broker does its controlled shutdown).
+    #[serde(default)]
+    pub stop: Option<NodeSerde>,
     /// SIGKILL a node: no shutdown at all.
     #[serde(default)]
     pub kill: Option<NodeSerde>,
@@ -460,6 +463,7 @@ pub enum StepKind {
     ExpectDenied(ExpectDeniedSerde),
     Restart(RestartSerde),
     Wait(WaitSerde),
+    Stop(NodeSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
     Pause(NodeSerde),
@@ -481,6 +485,7 @@ impl StepSerde {
             self.expect_denied.map(StepKind::ExpectDenied),
             self.restart.map(StepKind::Restart),
             self.wait.map(StepKind::Wait),
+            self.stop.map(StepKind::Stop),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),
             self.pause.map(StepKind::Pause),

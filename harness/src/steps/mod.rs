@@ -245,6 +245,13 @@ async fn run_one(
                 vec![],
             ))
         }
+        Step::Stop(node) => {
+            docker
+                .stop(&running.run.container(*node), Duration::from_secs(60))
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            Ok((format!("{node} stopped gracefully"), vec![]))
+        }
         Step::Kill(node) => {
             docker
                 .kill(&running.run.container(*node))
