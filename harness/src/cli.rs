@@ -60,8 +60,8 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Write the JSON Schemas of stack and scenario files (for editor completion): by default to
-    /// stacks/stack.schema.json and scenarios/scenario.schema.json, where the shipped files point.
+    /// Write the JSON Schemas of stack and scenario files (for editor completion) and of report.json:
+    /// by default to stacks/, scenarios/ and reports/, where the shipped files point.
     Schema {
         #[arg(long)]
         out: Option<PathBuf>,
@@ -111,12 +111,7 @@ pub async fn main(cli: Cli) -> i32 {
         } => images_build(stack, force).await,
         Command::Gc { all } => gc(all).await,
         Command::Schema { out } => {
-            for (name, schema) in scenario::json_schemas() {
-                let home = if name.starts_with("stack") {
-                    "stacks"
-                } else {
-                    "scenarios"
-                };
+            for (home, name, schema) in crate::schemas() {
                 let path = out
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(home))
@@ -193,7 +188,7 @@ async fn connect(progress: &Progress) -> Option<Docker> {
 }
 
 enum Ended {
-    Finished(Report),
+    Finished(Box<Report>),
     Panicked(String),
     Interrupted(&'static str),
 }
@@ -211,7 +206,7 @@ async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {
     let task = tokio::spawn(execute(run.clone(), scenario.clone(), progress.clone()));
     let ended = tokio::select! {
         r = task => match r {
-            Ok(report) => Ended::Finished(report),
+            Ok(report) => Ended::Finished(Box::new(report)),
             Err(e) => Ended::Panicked(e.to_string()),
         },
         () = signal("SIGINT") => Ended::Interrupted("SIGINT"),

@@ -17,3 +17,25 @@ pub mod runtime;
 pub mod scenario;
 pub mod secrets;
 pub mod steps;
+
+/// Every JSON Schema the project commits, with the folder it lives in: the two input file kinds,
+/// generated from their serde types, and report.json, generated from the report's types.
+pub fn schemas() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    let mut out: Vec<_> = scenario::json_schemas()
+        .into_iter()
+        .map(|(name, schema)| {
+            let dir = if name.starts_with("stack") {
+                "stacks"
+            } else {
+                "scenarios"
+            };
+            (dir, name, schema)
+        })
+        .collect();
+    out.push((
+        "reports",
+        "report.schema.json",
+        serde_json::to_value(schemars::schema_for!(report::Report)).expect("schemas serialize"),
+    ));
+    out
+}

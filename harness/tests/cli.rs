@@ -221,12 +221,7 @@ fn run_without_docker_fails_and_says_how_to_start_one() {
 
 #[test]
 fn committed_schemas_match_the_types() {
-    for (name, schema) in kafka_harness::scenario::json_schemas() {
-        let dir = if name.starts_with("stack") {
-            "stacks"
-        } else {
-            "scenarios"
-        };
+    for (dir, name, schema) in kafka_harness::schemas() {
         let committed =
             std::fs::read_to_string(root().join(dir).join(name)).expect("schema committed");
         let generated = serde_json::to_string_pretty(&schema).expect("json") + "\n";

@@ -9,14 +9,14 @@ use crate::checks::integrity::{RecordId, Semantics};
 use crate::load::LoadResults;
 use crate::scenario::{format_duration, Scenario};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Pass,
     Fail,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckResult {
     /// Unique within the run, e.g. `no_loss` or `max_lag[orders-reader]`.
     pub name: String,

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 /// The delivery semantics a scenario declares; it decides which anomalies fail and which are only
 /// counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Semantics {
     /// Retries without idempotence: duplicates, reordering and records landing at another offset than
@@ -47,7 +47,9 @@ impl fmt::Display for Semantics {
 }
 
 /// The identity every load record carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 pub struct RecordId {
     pub producer: u32,
     pub seq: u64,
@@ -360,7 +362,7 @@ fn hash_map_bytes<K, V>(map: &HashMap<K, V>) -> usize {
 }
 
 /// One partition's share of the verdict.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PartitionIntegrity {
     pub partition: i32,
     /// Records acknowledged in this partition.
@@ -377,7 +379,7 @@ pub struct PartitionIntegrity {
 }
 
 /// A few ids per kind of anomaly, lowest producer then sequence first, so reports are reproducible.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Samples {
     pub lost: Vec<RecordId>,
     pub duplicated: Vec<RecordId>,
@@ -387,7 +389,7 @@ pub struct Samples {
 }
 
 /// The verdict of a `Ledger` under declared semantics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Integrity {
     pub semantics: Semantics,
     /// Records acknowledged (at least once).

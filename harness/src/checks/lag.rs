@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// One observation of one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LagSample {
     /// Milliseconds since the run started.
     pub at_ms: u64,
@@ -36,7 +36,7 @@ impl LagSample {
 }
 
 /// The lag of one consumer group on one topic over a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LagSeries {
     group: String,
     topic: String,
@@ -163,7 +163,9 @@ impl LagSeries {
 /// - `WARN`: committed offsets advance, but the lag grew at every consecutive sample of the window:
 ///   the consumer is falling behind.
 /// - `OK` otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LagStatus {
     // Declared from best to worst: the derived order is what picks a group's status.

@@ -18,7 +18,7 @@ pub const VOLUME_DIR: &str = "/var/lib/kafka";
 pub const SCRAM: &str = "SCRAM-SHA-512";
 
 /// Where a key of the rendered file came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     HarnessDefault,
@@ -28,7 +28,7 @@ pub enum Origin {
 }
 
 /// A key the user set that the harness replaced, and why it had to.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Overridden {
     pub key: String,
     pub from: Origin,

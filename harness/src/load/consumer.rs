@@ -22,7 +22,7 @@ pub struct ConsumerCounters {
     pub errors: AtomicU64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConsumerError {
     pub at_s: f64,
     pub error: String,

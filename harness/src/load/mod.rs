@@ -44,7 +44,7 @@ struct ConsumerSlot {
 }
 
 /// What a consumer saw, for checks and reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConsumerResult {
     pub name: String,
     pub topic: String,
@@ -57,7 +57,7 @@ pub struct ConsumerResult {
     pub errors: Vec<ConsumerError>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LoadResults {
     pub producers: Vec<ProducerStats>,
     pub consumers: Vec<ConsumerResult>,

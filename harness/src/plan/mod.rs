@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::components::kafka::{self, Overridden};
 use crate::scenario::{ImageRef, NodeId, Operation, Resource, Scenario, Version, ADMIN_USER};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub scenario: String,
     pub scenario_file: String,
@@ -22,7 +22,7 @@ pub struct Plan {
     pub overridden: Vec<Overridden>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlannedNode {
     pub node: String,
     pub component: &'static str,
@@ -47,13 +47,13 @@ impl PlannedNode {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlannedUser {
     pub name: String,
     pub acls: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlannedTopic {
     pub name: String,
     pub partitions: u32,

@@ -1,4 +1,8 @@
-//! report.json: what ran, on which versions, and how every step went. Never holds a password.
+//! Reports: report.json (everything, for machines), report.md (for a reviewer), junit.xml (for CI).
+//! All three are rendered from the same `Report`; none ever holds a password.
+
+pub mod junit;
+pub mod markdown;
 
 use std::path::Path;
 
@@ -15,7 +19,7 @@ use crate::steps::{Status, StepOutcome};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -24,7 +28,7 @@ pub enum Verdict {
     Error,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub scenario: String,
@@ -50,7 +54,7 @@ pub struct Report {
     pub errors: Vec<TimedErrorLine>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimedErrorLine {
     pub at_s: f64,
     pub source: String,
@@ -100,7 +104,9 @@ impl Report {
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("report.json"), json + "\n")
+        std::fs::write(dir.join("report.json"), json + "\n")?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        std::fs::write(dir.join("junit.xml"), junit::render(self))
     }
 
     pub fn summary(&self) -> String {

@@ -13,14 +13,14 @@ use crate::runtime::stack::RunningStack;
 use crate::scenario::{DeniedOperation, RefusedClient, Step};
 use crate::secrets::Secret;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
     Fail,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StepOutcome {
     pub index: usize,
     pub step: String,

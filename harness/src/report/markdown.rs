@@ -1,0 +1,169 @@
+//! report.md: what a reviewer reads in a minute — the verdict, the checks with their evidence, then
+//! the numbers behind them.
+
+use std::fmt::Write as _;
+
+use super::{Report, Verdict};
+use crate::checks::evaluate::CheckStatus;
+use crate::steps::Status;
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let verdict = match r.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    };
+    let _ = writeln!(o, "# {} — {verdict}\n", r.scenario);
+    let _ = writeln!(
+        o,
+        "Run `{}` on stack `{}`, {:.0} s, delivery semantics `{}`.{}\n",
+        r.run_id,
+        r.stack,
+        r.duration_s,
+        r.semantics,
+        if r.expect_fail.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Planted defect: the checks `{}` must fail.",
+                r.expect_fail.join("`, `")
+            )
+        }
+    );
+    if let Some(e) = &r.error {
+        let _ = writeln!(o, "**The stack could not be brought up:** {e}\n");
+    }
+    if !r.checks.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Checks\n\n| check | result | evidence |\n|---|---|---|"
+        );
+        for c in &r.checks {
+            let result = match (c.status, c.expected_to_fail) {
+                (CheckStatus::Pass, false) => "pass",
+                (CheckStatus::Fail, true) => "failed, as expected",
+                (CheckStatus::Fail, false) => "**FAIL**",
+                (CheckStatus::Pass, true) => "**passed, but was expected to fail**",
+            };
+            let _ = writeln!(o, "| {} | {result} | {} |", c.name, cell(&c.evidence));
+        }
+        o.push('\n');
+    }
+    if !r.consumers.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Integrity (per consumer group)\n\n| consumer | topic | acked | delivered | lost | duplicated | reordered | corrupted | delivered, unacked |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for c in &r.consumers {
+            let i = &c.integrity;
+            let _ = writeln!(
+                o,
+                "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.name,
+                c.group,
+                c.topic,
+                i.acked,
+                i.delivered,
+                i.lost,
+                i.duplicated,
+                i.reordered,
+                i.corrupted,
+                i.delivered_unacked
+            );
+        }
+        let _ = writeln!(o, "\n## Lag\n\n| consumer | max lag | time lag at the end | status at the end |\n|---|---|---|---|");
+        for c in &r.consumers {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} ms | {} |",
+                c.name,
+                c.max_lag,
+                c.lag.time_lag_ms(),
+                c.final_status
+            );
+        }
+        o.push('\n');
+    }
+    if !r.producers.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Producers\n\n| producer | topic | sent | acked | failed | records/s | latency p50 / p99 / max (ms) | longest gap without ack |\n|---|---|---|---|---|---|---|---|"
+        );
+        for p in &r.producers {
+            let gap = p
+                .longest_gap_ms
+                .iter()
+                .max_by_key(|(_, g)| **g)
+                .map_or("-".to_owned(), |(part, g)| {
+                    format!("{g} ms (partition {part})")
+                });
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {:.0} | {:.1} / {:.1} / {:.1} | {gap} |",
+                p.name,
+                p.topic,
+                p.sent,
+                p.acked,
+                p.failed,
+                p.throughput,
+                p.latency.p50_ms,
+                p.latency.p99_ms,
+                p.latency.max_ms
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"
+    );
+    for s in &r.steps {
+        let result = if s.status == Status::Pass {
+            "ok"
+        } else {
+            "**FAILED**"
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {result} | {:.1} s | {:.1} s | {} |",
+            s.index + 1,
+            s.step,
+            s.started_at_s,
+            s.duration_ms as f64 / 1000.0,
+            cell(&s.detail)
+        );
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "\n## Errors seen by the load\n");
+        for e in r.errors.iter().take(30) {
+            let _ = writeln!(o, "- {:.1} s, {}: {}", e.at_s, e.source, e.error);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n## Nodes\n\n| node | component | version | image |\n|---|---|---|---|"
+    );
+    for n in &r.nodes {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | `{}` |",
+            n.node, n.component, n.version, n.image
+        );
+    }
+    if !r.overridden.is_empty() {
+        let _ = writeln!(o, "\n## Production settings the harness overrode\n\n| key | production | harness |\n|---|---|---|");
+        for k in &r.overridden {
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | `{}` |",
+                k.key, k.user_value, k.harness_value
+            );
+        }
+    }
+    o
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
