@@ -233,6 +233,55 @@ fn committed_schemas_match_the_types() {
 }
 
 #[test]
+fn plan_of_a_scenario_with_load_and_a_planted_defect() {
+    let o = harness(&["plan", "scenarios/negative-unclean-loss.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!(String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn expect_must_name_a_check_the_scenario_runs() {
+    let scenario = format!("{SCENARIO}checks:\n  no_loss: true\nexpect:\n  fail: [no_duplicate]\n");
+    let err = refused(STACK, &scenario, "validate");
+    assert!(
+        err.contains(
+            "expect.fail[0]: `no_duplicate` is not among this scenario's checks (no_loss)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_references_are_checked() {
+    let scenario = SCENARIO.replace(
+        "steps:\n",
+        "load:\n  producers:\n    - { name: w, topic: t1, user: app, rate: 10, records: 10 }\n  consumers:\n    - { name: r, topic: t1, user: app, group: g }\nsteps:\n  - drain: { name: w }\n  - wait_load: { name: x }\n",
+    );
+    let err = refused(STACK, &scenario, "validate");
+    assert!(
+        err.contains("steps[0].drain.name: no consumer named `w` under `load`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[1].wait_load.name: no producer named `x` under `load`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_producer_needs_a_bound() {
+    let scenario = SCENARIO.replace(
+        "steps:\n",
+        "load:\n  producers:\n    - { name: w, topic: t1, user: app, rate: 10 }\nsteps:\n",
+    );
+    let err = refused(STACK, &scenario, "validate");
+    assert!(
+        err.contains("load.producers[0]: a producer needs exactly one of `duration` and `records`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn plan_of_the_smoke_scenario() {
     let o = harness(&["plan", "scenarios/smoke.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

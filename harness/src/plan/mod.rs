@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::components::kafka::{self, Overridden};
-use crate::scenario::{ImageRef, NodeId, Operation, Resource, Scenario, Version, ADMIN_USER};
+use crate::scenario::{
+    format_duration, Amount, ImageRef, NodeId, Operation, Resource, Scenario, Version, ADMIN_USER,
+};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
@@ -17,7 +19,11 @@ pub struct Plan {
     pub nodes: Vec<PlannedNode>,
     pub users: Vec<PlannedUser>,
     pub topics: Vec<PlannedTopic>,
+    pub load: Vec<String>,
     pub steps: Vec<String>,
+    pub semantics: String,
+    pub checks: Vec<String>,
+    pub expect_fail: Vec<String>,
     pub production_config: Option<String>,
     pub overridden: Vec<Overridden>,
 }
@@ -136,7 +142,31 @@ impl Plan {
                     config: t.config.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 })
                 .collect(),
+            load: s
+                .load
+                .producers
+                .iter()
+                .map(|p| {
+                    let amount = match p.amount {
+                        Amount::For(d) => format!("for {}", format_duration(d)),
+                        Amount::Records(n) => format!("{n} records"),
+                    };
+                    let ramp = if p.ramp.is_zero() { String::new() } else { format!(", ramp {}", format_duration(p.ramp)) };
+                    let when = if p.on_step { ", started by a step" } else { "" };
+                    format!(
+                        "producer {} -> {} as {}: {}/s {amount}{ramp}, {} B, keys {}, acks={}, idempotence={}, compression={}{when}",
+                        p.name, p.topic, p.user, p.rate, p.record_size, p.keys, p.acks, p.idempotence, p.compression
+                    )
+                })
+                .chain(s.load.consumers.iter().map(|c| {
+                    let when = if c.on_step { ", started by a step" } else { "" };
+                    format!("consumer {} <- {} as {}: group {}, commit {:?}{when}", c.name, c.topic, c.user, c.group, c.commit).to_lowercase()
+                }))
+                .collect(),
             steps: s.steps.iter().map(crate::scenario::Step::label).collect(),
+            semantics: s.semantics.to_string(),
+            checks: s.checks.enabled().into_iter().map(str::to_owned).collect(),
+            expect_fail: s.expect_fail.clone(),
             production_config: stack
                 .kafka
                 .overlay
@@ -181,9 +211,30 @@ impl Plan {
                 t.config.join(" ")
             );
         }
+        if !self.load.is_empty() {
+            let _ = writeln!(o, "\nload:");
+            for l in &self.load {
+                let _ = writeln!(o, "  {l}");
+            }
+        }
         let _ = writeln!(o, "\nsteps:");
         for (i, s) in self.steps.iter().enumerate() {
             let _ = writeln!(o, "  {:>2}. {s}", i + 1);
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nchecks ({} delivery): {}",
+                self.semantics,
+                self.checks.join(", ")
+            );
+        }
+        if !self.expect_fail.is_empty() {
+            let _ = writeln!(
+                o,
+                "planted defect: these checks must fail: {}",
+                self.expect_fail.join(", ")
+            );
         }
         if let Some(p) = &self.production_config {
             let _ = writeln!(o, "\nproduction config {p} is overlaid;");
