@@ -150,3 +150,171 @@ impl Report {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::checks::evaluate::CheckResult;
+    use crate::checks::integrity::{Ledger, RecordId};
+    use crate::checks::lag::{LagSample, LagSeries, LagStatus};
+    use crate::load::producer::Latency;
+
+    /// A small finished run: one lost record (expected by the scenario), one lag bound exceeded.
+    fn report() -> Report {
+        let mut ledger = Ledger::new();
+        for seq in 0..3 {
+            ledger.acked(
+                RecordId { producer: 0, seq },
+                0,
+                i64::try_from(seq).unwrap_or(0),
+            );
+        }
+        ledger.delivered(
+            RecordId {
+                producer: 0,
+                seq: 0,
+            },
+            0,
+            0,
+            true,
+        );
+        ledger.delivered(
+            RecordId {
+                producer: 0,
+                seq: 2,
+            },
+            0,
+            2,
+            true,
+        );
+        let mut lag = LagSeries::new("g", "t");
+        lag.push(LagSample {
+            at_ms: 1000,
+            partition: 0,
+            committed: Some(0),
+            log_end: 3,
+        });
+        lag.push(LagSample {
+            at_ms: 2000,
+            partition: 0,
+            committed: Some(3),
+            log_end: 3,
+        });
+        let check = |name: &str, check: &'static str, status, expected_to_fail, evidence: &str| {
+            CheckResult {
+                name: name.to_owned(),
+                check,
+                status,
+                expected_to_fail,
+                evidence: evidence.to_owned(),
+            }
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            scenario: "sample".into(),
+            scenario_file: "scenarios/sample.yaml".into(),
+            stack: "s".into(),
+            run_id: "abcd1234".into(),
+            verdict: Verdict::Fail,
+            duration_s: 42.0,
+            nodes: Vec::new(),
+            overridden: Vec::new(),
+            steps: vec![StepOutcome {
+                index: 0,
+                step: "kill -9 kafka-1".into(),
+                status: Status::Pass,
+                started_at_s: 10.0,
+                duration_ms: 120,
+                detail: "kafka-1 killed with SIGKILL".into(),
+                evidence: Vec::new(),
+            }],
+            error: None,
+            semantics: Semantics::Idempotent,
+            expect_fail: vec!["no_loss".into()],
+            checks: vec![
+                check(
+                    "no_loss",
+                    "no_loss",
+                    CheckStatus::Fail,
+                    true,
+                    "r: 1 lost (p0#1), 0 corrupted",
+                ),
+                check(
+                    "max_lag[r]",
+                    "max_lag",
+                    CheckStatus::Fail,
+                    false,
+                    "max lag 3 (bound 1) over the run",
+                ),
+            ],
+            producers: vec![ProducerStats {
+                name: "w".into(),
+                topic: "t".into(),
+                producer_id: 0,
+                planned: 3,
+                sent: 3,
+                acked: 3,
+                failed: 0,
+                started_at_s: 1.0,
+                finished_at_s: 2.0,
+                throughput: 3.0,
+                latency: Latency {
+                    p50_ms: 1.0,
+                    p99_ms: 2.0,
+                    max_ms: 3.0,
+                },
+                first_ack_after_ms: Some(5),
+                longest_gap_ms: BTreeMap::from([(0, 7)]),
+                errors: Vec::new(),
+            }],
+            consumers: vec![ConsumerResult {
+                name: "r".into(),
+                topic: "t".into(),
+                group: "g".into(),
+                members: 1,
+                integrity: ledger.verdict(Semantics::Idempotent),
+                max_lag: lag.max_lag(),
+                final_status: LagStatus::Ok,
+                lag,
+                errors: Vec::new(),
+            }],
+            errors: vec![TimedErrorLine {
+                at_s: 11.5,
+                source: "producer w".into(),
+                error: "Broker: Not enough replicas (x2)".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn markdown_summary() {
+        insta::assert_snapshot!(markdown::render(&report()));
+    }
+
+    #[test]
+    fn junit_one_case_per_check() {
+        let xml = junit::render(&report());
+        insta::assert_snapshot!(xml);
+        // the planted defect's failure is a passing case; the unexpected one fails
+        assert!(xml.contains("tests=\"3\" failures=\"1\""));
+    }
+
+    #[test]
+    fn verdict_follows_expectations() {
+        let mut r = report();
+        assert_eq!(
+            r.decide(&["no_loss".into()]),
+            Verdict::Fail,
+            "max_lag failed unexpectedly"
+        );
+        r.checks.pop();
+        assert_eq!(r.decide(&["no_loss".into()]), Verdict::Pass);
+        assert_eq!(
+            r.decide(&[]),
+            Verdict::Fail,
+            "no_loss failed and nothing was expected to"
+        );
+    }
+}
