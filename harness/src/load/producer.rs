@@ -79,6 +79,56 @@ pub struct ProducerTask {
     pub epoch: Instant,
 }
 
+/// When each record is meant to be sent: the regular rate (with its ramp) merged with bursts.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    rate: f64,
+    ramp: f64,
+    burst: Option<(f64, u32)>,
+    regular: u64,
+    burst_index: u64,
+    in_burst: u32,
+}
+
+impl Schedule {
+    pub fn new(rate: f64, ramp: f64, burst: Option<(Duration, u32)>) -> Self {
+        Self {
+            rate,
+            ramp,
+            burst: burst.map(|(every, n)| (every.as_secs_f64(), n)),
+            regular: 0,
+            burst_index: 1,
+            in_burst: 0,
+        }
+    }
+
+    fn next_burst(&self) -> Option<f64> {
+        self.burst
+            .filter(|(_, n)| *n > 0)
+            .map(|(every, _)| every * self.burst_index as f64)
+    }
+
+    /// Seconds from the start at which the next record is due.
+    pub fn peek(&self) -> f64 {
+        let regular = intended_offset(self.regular, self.rate, self.ramp);
+        self.next_burst().map_or(regular, |b| b.min(regular))
+    }
+
+    pub fn advance(&mut self) {
+        let regular = intended_offset(self.regular, self.rate, self.ramp);
+        match (self.next_burst(), self.burst) {
+            (Some(b), Some((_, n))) if b <= regular => {
+                self.in_burst += 1;
+                if self.in_burst >= n {
+                    self.in_burst = 0;
+                    self.burst_index += 1;
+                }
+            }
+            _ => self.regular += 1,
+        }
+    }
+}
+
 /// Seconds from the producer's start at which record `i` is meant to be sent.
 pub fn intended_offset(i: u64, rate: f64, ramp: f64) -> f64 {
     let ramp_records = rate * ramp / 2.0;
@@ -138,6 +188,7 @@ impl ProducerTask {
             Amount::Records(n) => (n, f64::INFINITY),
             Amount::For(d) => (u64::MAX, d.as_secs_f64()),
         };
+        let mut schedule = Schedule::new(rate, ramp, spec.burst);
         let start = Instant::now();
         let mut last_ack: BTreeMap<i32, Instant> = BTreeMap::new();
         let mut first_ack: Option<Instant> = None;
@@ -148,7 +199,7 @@ impl ProducerTask {
         let mut seq: u64 = 0;
         let mut sending = true;
         while sending || !inflight.is_empty() {
-            let next_at = intended_offset(seq, rate, ramp);
+            let next_at = schedule.peek();
             if sending && (seq >= limit_records || next_at > limit_time || *self.stop.borrow()) {
                 sending = false;
                 continue;
@@ -185,8 +236,8 @@ impl ProducerTask {
                 () = tokio::time::sleep_until(due.into()), if sending => {
                     // Everything due by now goes out at once, so a slow loop catches up to the schedule.
                     let now = Instant::now();
-                    while seq < limit_records && start + Duration::from_secs_f64(intended_offset(seq, rate, ramp)) <= now {
-                        let offset = intended_offset(seq, rate, ramp);
+                    while seq < limit_records && start + Duration::from_secs_f64(schedule.peek()) <= now {
+                        let offset = schedule.peek();
                         if offset > limit_time {
                             break;
                         }
@@ -217,6 +268,7 @@ impl ProducerTask {
                         }
                         stats.sent += 1;
                         self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                        schedule.advance();
                         seq += 1;
                     }
                 }
@@ -288,5 +340,17 @@ mod tests {
         assert!((intended_offset(600, 100.0, 10.0) - 11.0).abs() < 1e-9);
         // slower at first: the first 125 records take half the ramp
         assert!((intended_offset(125, 100.0, 10.0) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bursts_interleave_with_the_rate() {
+        // 10/s, plus 3 records at once every second
+        let mut s = Schedule::new(10.0, 0.0, Some((Duration::from_secs(1), 3)));
+        let mut times = Vec::new();
+        while s.peek() <= 1.0 + 1e-9 {
+            times.push((s.peek() * 10.0).round() as u32);
+            s.advance();
+        }
+        assert_eq!(times, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10]);
     }
 }

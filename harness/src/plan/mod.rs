@@ -153,8 +153,9 @@ impl Plan {
                     };
                     let ramp = if p.ramp.is_zero() { String::new() } else { format!(", ramp {}", format_duration(p.ramp)) };
                     let when = if p.on_step { ", started by a step" } else { "" };
+                    let burst = p.burst.map_or(String::new(), |(every, n)| format!(", bursts of {n} every {}", format_duration(every)));
                     format!(
-                        "producer {} -> {} as {}: {}/s {amount}{ramp}, {} B, keys {}, acks={}, idempotence={}, compression={}{when}",
+                        "producer {} -> {} as {}: {}/s {amount}{ramp}{burst}, {} B, keys {}, acks={}, idempotence={}, compression={}{when}",
                         p.name, p.topic, p.user, p.rate, p.record_size, p.keys, p.acks, p.idempotence, p.compression
                     )
                 })

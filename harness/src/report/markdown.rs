@@ -53,7 +53,7 @@ pub fn render(r: &Report) -> String {
     if !r.consumers.is_empty() {
         let _ = writeln!(
             o,
-            "## Integrity (per consumer group)\n\n| consumer | topic | acked | delivered | lost | duplicated | reordered | corrupted | delivered, unacked |\n|---|---|---|---|---|---|---|---|---|"
+            "## Integrity (per consumer group)\n\n| consumer | topic | acked | delivered | lost | duplicated in the log | redelivered | reordered | corrupted | delivered, unacked |\n|---|---|---|---|---|---|---|---|---|---|"
         );
         for c in &r.consumers {
             let i = &c.integrity;

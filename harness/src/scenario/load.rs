@@ -736,6 +736,20 @@ fn load_section(
             rate: p.rate,
             amount,
             ramp: c.duration(&pp.key("ramp"), p.ramp.as_deref(), Duration::ZERO),
+            burst: p.burst.map(|b| {
+                let every = c.duration(
+                    &pp.key("burst").key("every"),
+                    Some(&b.every),
+                    Duration::from_secs(1),
+                );
+                if every.is_zero() || b.records == 0 {
+                    c.error(
+                        &pp.key("burst"),
+                        "a burst needs a non-zero `every` and `records`",
+                    );
+                }
+                (every, b.records)
+            }),
             record_size: p.record_size,
             keys: p.keys,
             acks: match p.acks {

@@ -208,6 +208,8 @@ pub struct ProducerSpec {
     pub rate: u32,
     pub amount: Amount,
     pub ramp: Duration,
+    /// (every, records): extra records sent at once on a fixed cadence.
+    pub burst: Option<(Duration, u32)>,
     pub record_size: u32,
     pub keys: u32,
     /// librdkafka's value: "all", "1" or "0".
@@ -227,7 +229,10 @@ impl ProducerSpec {
             Amount::For(d) => {
                 let ramp = self.ramp.min(d).as_secs_f64();
                 let full = (d.as_secs_f64() - ramp).max(0.0);
-                (f64::from(self.rate) * (full + ramp / 2.0)).round() as u64
+                let bursts = self.burst.map_or(0, |(every, n)| {
+                    (d.as_secs_f64() / every.as_secs_f64().max(1e-3)).floor() as u64 * u64::from(n)
+                });
+                (f64::from(self.rate) * (full + ramp / 2.0)).round() as u64 + bursts
             }
         }
     }

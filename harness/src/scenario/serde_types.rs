@@ -206,6 +206,9 @@ pub struct ProducerSerde {
     /// Rise linearly from 0 to `rate` over this time, e.g. "5s".
     #[serde(default)]
     pub ramp: Option<String>,
+    /// Extra records sent all at once on a fixed cadence, on top of `rate`.
+    #[serde(default)]
+    pub burst: Option<BurstSerde>,
     /// Bytes per record value (at least 64).
     #[serde(default = "default_record_size")]
     pub record_size: u32,
@@ -227,6 +230,15 @@ pub struct ProducerSerde {
     /// `at_start` (default) or `on_step` (started by a `start_load` step).
     #[serde(default)]
     pub start: StartSerde,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BurstSerde {
+    /// e.g. "10s": bursts at 10 s, 20 s, ... after the producer starts.
+    pub every: String,
+    /// Records in each burst.
+    pub records: u32,
 }
 
 /// A consumer group member reading a topic from the beginning.
