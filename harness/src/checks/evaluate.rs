@@ -29,6 +29,23 @@ pub struct CheckResult {
     pub evidence: String,
 }
 
+impl CheckResult {
+    /// Whether this check came out as the scenario declared (passing, or failing as expected).
+    pub fn as_declared(&self) -> bool {
+        (self.status == CheckStatus::Fail) == self.expected_to_fail
+    }
+
+    /// The outcome in words: `pass`, `failed as expected`, `FAIL`, or `PASSED, but was expected to fail`.
+    pub fn outcome(&self) -> &'static str {
+        match (self.status, self.expected_to_fail) {
+            (CheckStatus::Pass, false) => "pass",
+            (CheckStatus::Fail, true) => "failed as expected",
+            (CheckStatus::Fail, false) => "FAIL",
+            (CheckStatus::Pass, true) => "PASSED, but was expected to fail",
+        }
+    }
+}
+
 /// The step end times (seconds since the run started) that `after_step` bounds refer to.
 pub type StepEnds = [f64];
 

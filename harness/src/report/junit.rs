@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::checks::evaluate::CheckStatus;
 use crate::steps::Status;
 
 pub fn render(r: &Report) -> String {
@@ -51,14 +50,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     for c in &r.checks {
-        let failure = match (c.status, c.expected_to_fail) {
-            (CheckStatus::Pass, false) | (CheckStatus::Fail, true) => None,
-            (CheckStatus::Fail, false) => Some(c.evidence.clone()),
-            (CheckStatus::Pass, true) => Some(format!(
-                "expected to fail (planted defect), but passed: {}",
-                c.evidence
-            )),
-        };
+        let failure = (!c.as_declared()).then(|| format!("{}: {}", c.outcome(), c.evidence));
         let note = if c.expected_to_fail {
             format!("failed as expected: {}", c.evidence)
         } else {

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::{Report, Verdict};
-use crate::checks::evaluate::CheckStatus;
 use crate::steps::Status;
 
 pub fn render(r: &Report) -> String {
@@ -40,11 +39,10 @@ pub fn render(r: &Report) -> String {
             "## Checks\n\n| check | result | evidence |\n|---|---|---|"
         );
         for c in &r.checks {
-            let result = match (c.status, c.expected_to_fail) {
-                (CheckStatus::Pass, false) => "pass",
-                (CheckStatus::Fail, true) => "failed, as expected",
-                (CheckStatus::Fail, false) => "**FAIL**",
-                (CheckStatus::Pass, true) => "**passed, but was expected to fail**",
+            let result = if c.as_declared() {
+                c.outcome().to_owned()
+            } else {
+                format!("**{}**", c.outcome())
             };
             let _ = writeln!(o, "| {} | {result} | {} |", c.name, cell(&c.evidence));
         }

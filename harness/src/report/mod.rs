@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checks::evaluate::{checks_pass, CheckResult, CheckStatus};
+use crate::checks::evaluate::{checks_pass, CheckResult};
 use crate::checks::integrity::Semantics;
 use crate::components::kafka::Overridden;
 use crate::load::producer::ProducerStats;
@@ -128,13 +128,12 @@ impl Report {
             self.run_id
         );
         for c in &self.checks {
-            let mark = match (c.status, c.expected_to_fail) {
-                (CheckStatus::Pass, false) => "pass",
-                (CheckStatus::Fail, true) => "failed as expected",
-                (CheckStatus::Fail, false) => "FAIL",
-                (CheckStatus::Pass, true) => "PASSED, but was expected to fail",
-            };
-            s.push_str(&format!("\n  check {}: {mark} — {}", c.name, c.evidence));
+            s.push_str(&format!(
+                "\n  check {}: {} — {}",
+                c.name,
+                c.outcome(),
+                c.evidence
+            ));
         }
         for step in self.steps.iter().filter(|s| s.status == Status::Fail) {
             s.push_str(&format!(
@@ -156,7 +155,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::checks::evaluate::CheckResult;
+    use crate::checks::evaluate::{CheckResult, CheckStatus};
     use crate::checks::integrity::{Ledger, RecordId};
     use crate::checks::lag::{LagSample, LagSeries, LagStatus};
     use crate::load::producer::Latency;
