@@ -277,10 +277,23 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         producers: Vec::new(),
         consumers: Vec::new(),
         errors: Vec::new(),
+        versions: Vec::new(),
     };
     let creds = Credentials::generate(&scenario.stack);
     let redactor = creds.clone();
-    let started = match stack::start(&run, &scenario.stack, creds, &progress).await {
+    let images = crate::runtime::images::ensure_all(
+        &run.docker,
+        crate::runtime::images::needed_by(&scenario),
+        &progress,
+        false,
+    )
+    .await
+    .map_err(stack::StartError::from);
+    let started = match images {
+        Err(e) => Err(e),
+        Ok(()) => stack::start(&run, &scenario.stack, creds, &progress).await,
+    };
+    let started = match started {
         Ok(s) => stack::create_topics(&s, &scenario.topics, &progress)
             .await
             .map(|()| s),
@@ -289,11 +302,24 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
     match started {
         Ok(running) => {
             report.overridden.clone_from(&running.overridden);
+            let before = running.read_versions().await;
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
             report.steps =
                 crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
             let results = load.finish().await;
+            let after = running.read_versions().await;
+            report.versions = before
+                .into_iter()
+                .map(|(node, before)| {
+                    let after = after.get(&node).cloned().unwrap_or_default();
+                    crate::report::NodeVersions {
+                        node,
+                        before,
+                        after,
+                    }
+                })
+                .collect();
             let step_ends: Vec<f64> = report
                 .steps
                 .iter()

@@ -113,6 +113,26 @@ pub async fn metadata(
     .map_err(|e| e.to_string())?
 }
 
+/// How many partitions of the cluster have fewer in-sync replicas than replicas.
+pub async fn under_replicated(bootstrap: String, auth: Auth) -> Result<usize, String> {
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config(&bootstrap, &auth)
+            .create()
+            .map_err(|e| e.to_string())?;
+        let md = consumer
+            .fetch_metadata(None, Timeout::After(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        Ok(md
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .filter(|p| p.isr().len() < p.replicas().len())
+            .count())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// Outcome of a client that should have been turned away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {

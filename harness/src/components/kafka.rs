@@ -90,7 +90,12 @@ pub fn zookeeper_connect(stack: &Stack) -> String {
 /// Layers, lowest first: harness defaults, production's file, the stack's `config`, then the keys
 /// the harness must own for the copy to run at all (listeners, ids, paths, connection strings,
 /// and the SCRAM/ACL security the harness authenticates with).
-pub fn server_properties(stack: &Stack, broker: u8, external_host_port: u16) -> ServerProperties {
+pub fn server_properties(
+    stack: &Stack,
+    broker: u8,
+    external_host_port: u16,
+    pin_protocol: Option<&str>,
+) -> ServerProperties {
     let n = u32::from(stack.kafka.brokers);
     let mut entries: BTreeMap<String, (String, Origin)> = BTreeMap::new();
     let defaults = [
@@ -150,6 +155,11 @@ pub fn server_properties(stack: &Stack, broker: u8, external_host_port: u16) -> 
         ("allow.everyone.if.no.acl.found", "false".to_owned()),
         ("super.users", super_users),
     ];
+    let mut owned = owned.to_vec();
+    if let Some(pin) = pin_protocol {
+        // The first pass of a two-step upgrade: new binaries, old protocol.
+        owned.push(("inter.broker.protocol.version", pin.to_owned()));
+    }
     // Keys that would contradict the owned ones if left in place.
     let conflicting = [
         "log.dir",

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn server_properties_overlaid_on_production() {
-        let props = super::kafka::server_properties(&stack(ENSEMBLE), 2, 40002);
+        let props = super::kafka::server_properties(&stack(ENSEMBLE), 2, 40002, None);
         insta::assert_snapshot!("server_properties", props.render(NodeId::Kafka(2)));
         let keys: Vec<&str> = props.overridden.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(

@@ -116,7 +116,7 @@ impl Plan {
             }
         }));
         // Port 0 stands for the port picked at run time.
-        let props = kafka::server_properties(stack, 1, 0);
+        let props = kafka::server_properties(stack, 1, 0, None);
         let overridden = props
             .overridden
             .into_iter()

@@ -52,6 +52,15 @@ pub struct Report {
     pub consumers: Vec<ConsumerResult>,
     /// Every error seen by the load, with the time since the run started.
     pub errors: Vec<TimedErrorLine>,
+    /// The version each node reported itself, once the stack was up and at the end of the run.
+    pub versions: Vec<NodeVersions>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct NodeVersions {
+    pub node: String,
+    pub before: String,
+    pub after: String,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::docker::Docker;
 use crate::progress::Progress;
-use crate::scenario::{ImageRef, Stack, Version};
+use crate::scenario::{Component, ImageRef, Scenario, Stack, Step, Version};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -25,12 +25,35 @@ pub fn images_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/images")))
 }
 
-/// (component, version, image) of every image a stack runs.
-pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, &ImageRef)> {
+/// (component, version, image) of every image a stack starts with.
+pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
     vec![
-        ("zookeeper", stack.zookeeper.version, &stack.zookeeper.image),
-        ("kafka", stack.kafka.version, &stack.kafka.image),
+        (
+            "zookeeper",
+            stack.zookeeper.version,
+            stack.zookeeper.image.clone(),
+        ),
+        ("kafka", stack.kafka.version, stack.kafka.image.clone()),
     ]
+}
+
+/// The stack's images plus those its rolling upgrades move to, so nothing is built mid-run.
+pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, Version, ImageRef)> {
+    let stack = &scenario.stack;
+    let mut out = needed(stack);
+    for step in &scenario.steps {
+        if let Step::RollingUpgrade { component, to, .. } = step {
+            let base = match component {
+                Component::Kafka => &stack.kafka.image,
+                Component::ZooKeeper => &stack.zookeeper.image,
+            };
+            let image = base.for_version(*component, *to);
+            if !out.iter().any(|(_, _, i)| *i == image) {
+                out.push((component.name(), *to, image));
+            }
+        }
+    }
+    out
 }
 
 pub async fn ensure(
@@ -39,7 +62,17 @@ pub async fn ensure(
     progress: &Progress,
     force: bool,
 ) -> Result<(), ImageError> {
-    for (component, version, image) in needed(stack) {
+    ensure_all(docker, needed(stack), progress, force).await
+}
+
+pub async fn ensure_all(
+    docker: &Docker,
+    images: Vec<(&'static str, Version, ImageRef)>,
+    progress: &Progress,
+    force: bool,
+) -> Result<(), ImageError> {
+    for (component, version, image) in &images {
+        let (component, version) = (*component, *version);
         let reference = image.reference().to_owned();
         if !force && docker.image_exists(&reference).await {
             continue;

@@ -3,6 +3,7 @@
 //! a real request.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
@@ -16,7 +17,7 @@ use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
 use crate::components::zookeeper;
 use crate::progress::Progress;
-use crate::scenario::{Flavor, ImageRef, NodeId, Stack, Topic, ADMIN_USER};
+use crate::scenario::{Component, Flavor, ImageRef, NodeId, Stack, Topic, Version, ADMIN_USER};
 use crate::secrets::Credentials;
 
 /// The uid the harness's own images run as; files placed into them belong to it.
@@ -126,6 +127,30 @@ pub struct RunningStack {
     pub kafka_ports: BTreeMap<u8, u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
+    /// What each node runs now; rolling upgrades change it.
+    nodes: Mutex<BTreeMap<NodeId, NodeImage>>,
+}
+
+/// The image, release and protocol pin a node runs.
+#[derive(Debug, Clone)]
+pub struct NodeImage {
+    pub image: ImageRef,
+    pub version: Version,
+    pub pin_protocol: Option<String>,
+}
+
+/// One node's part in a rolling upgrade.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct NodeUpgrade {
+    pub node: String,
+    pub from: String,
+    pub to: String,
+    /// The version the node itself reports once it is back.
+    pub read_back: String,
+    /// From the graceful stop until the node is back in sync.
+    pub took_s: f64,
+    /// The harness's own time between the previous node being back in sync and this node's stop.
+    pub harness_gap_ms: u64,
 }
 
 impl RunningStack {
@@ -186,6 +211,184 @@ impl RunningStack {
         }
     }
 
+    /// Replaces each node of `component` in turn by the same node on `to`: graceful stop, the same
+    /// identity, ports and data volume on the new image, then wait until it is back in sync (a broker:
+    /// registered and no partition under-replicated; a ZooKeeper node: serving in the quorum).
+    /// Returns what was done so far with the error when a node does not come back.
+    pub async fn rolling_upgrade(
+        &self,
+        component: Component,
+        to: Version,
+        pin_protocol: Option<&str>,
+        node_timeout: Duration,
+        progress: &Progress,
+    ) -> Result<Vec<NodeUpgrade>, (StartError, Vec<NodeUpgrade>)> {
+        let targets: Vec<NodeId> = match component {
+            Component::ZooKeeper => self
+                .zookeeper_ports
+                .keys()
+                .map(|&n| NodeId::ZooKeeper(n))
+                .collect(),
+            Component::Kafka => self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)).collect(),
+        };
+        let mut done = Vec::new();
+        let mut last_in_sync: Option<Instant> = None;
+        for node in targets {
+            let before = self.node_image(node);
+            let image = before.image.for_version(component, to);
+            let harness_gap_ms = last_in_sync.map_or(0, |t| {
+                u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+            });
+            let t0 = Instant::now();
+            progress.say(format!(
+                "  {node}: {} -> {to}: controlled shutdown",
+                before.version
+            ));
+            if let Err(e) = self
+                .replace_node(node, &image, pin_protocol, node_timeout)
+                .await
+            {
+                return Err((e, done));
+            }
+            let read_back = self
+                .read_version(node)
+                .await
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            last_in_sync = Some(Instant::now());
+            if let Ok(mut nodes) = self.nodes.lock() {
+                nodes.insert(
+                    node,
+                    NodeImage {
+                        image: image.clone(),
+                        version: to,
+                        pin_protocol: pin_protocol.map(str::to_owned),
+                    },
+                );
+            }
+            let took_s = t0.elapsed().as_secs_f64();
+            progress.say(format!(
+                "  {node}: back in sync on {read_back} after {took_s:.1}s"
+            ));
+            done.push(NodeUpgrade {
+                node: node.to_string(),
+                from: before.version.to_string(),
+                to: to.to_string(),
+                read_back,
+                took_s,
+                harness_gap_ms,
+            });
+        }
+        Ok(done)
+    }
+
+    fn node_image(&self, node: NodeId) -> NodeImage {
+        self.nodes
+            .lock()
+            .ok()
+            .and_then(|n| n.get(&node).cloned())
+            .unwrap_or_else(|| NodeImage {
+                image: self.stack.kafka.image.clone(),
+                version: self.stack.kafka.version,
+                pin_protocol: None,
+            })
+    }
+
+    async fn replace_node(
+        &self,
+        node: NodeId,
+        image: &ImageRef,
+        pin: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), StartError> {
+        let name = self.run.container(node);
+        self.run.docker.stop(&name, Duration::from_secs(60)).await?;
+        self.run.docker.remove_container(&name).await?;
+        let spec = match node {
+            NodeId::ZooKeeper(n) => {
+                zookeeper_spec(&self.run, &self.stack, n, self.zookeeper_ports[&n], image)
+            }
+            NodeId::Kafka(n) => {
+                kafka_spec(
+                    &self.run,
+                    &self.stack,
+                    n,
+                    self.kafka_ports[&n],
+                    image,
+                    pin,
+                    &self.creds,
+                )
+                .0
+            }
+        };
+        create_and_start(&self.run, &spec).await?;
+        self.wait_ready(node, timeout).await?;
+        if matches!(node, NodeId::Kafka(_)) {
+            self.wait_in_sync(node, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until no partition of the cluster is under-replicated.
+    async fn wait_in_sync(&self, node: NodeId, timeout: Duration) -> Result<(), StartError> {
+        let bootstrap = self.bootstrap_servers();
+        let admin = self.admin();
+        wait_until(&self.run, node, timeout, || {
+            let (bootstrap, admin) = (bootstrap.clone(), admin.clone());
+            async move {
+                match client::under_replicated(bootstrap, admin).await? {
+                    0 => Ok(()),
+                    n => Err(format!("{n} partition(s) still under-replicated")),
+                }
+            }
+        })
+        .await
+    }
+
+    /// The version a node reports itself: ZooKeeper's `srvr` answer, a broker's own start-up line.
+    pub async fn read_version(&self, node: NodeId) -> Result<String, String> {
+        match node {
+            NodeId::ZooKeeper(n) => {
+                let answer = zookeeper_srvr(self.zookeeper_ports[&n]).await?;
+                answer
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Zookeeper version: "))
+                    .map(|v| v.split(['-', ',']).next().unwrap_or(v).trim().to_owned())
+                    .ok_or_else(|| "srvr did not say".to_owned())
+            }
+            NodeId::Kafka(_) => {
+                let log = self
+                    .run
+                    .docker
+                    .log_tail(&self.run.container(node), 5000)
+                    .await;
+                log.lines()
+                    .rev()
+                    .find_map(|l| l.split("Kafka version: ").nth(1))
+                    .map(|v| v.split_whitespace().next().unwrap_or(v).to_owned())
+                    .ok_or_else(|| "the broker's log has no version line".to_owned())
+            }
+        }
+    }
+
+    /// Every node's self-reported version.
+    pub async fn read_versions(&self) -> BTreeMap<String, String> {
+        let nodes: Vec<NodeId> = self
+            .zookeeper_ports
+            .keys()
+            .map(|&n| NodeId::ZooKeeper(n))
+            .chain(self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)))
+            .collect();
+        let mut out = BTreeMap::new();
+        for node in nodes {
+            let v = self
+                .read_version(node)
+                .await
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            out.insert(node.to_string(), v);
+        }
+        out
+    }
+
     /// Graceful stop (controlled shutdown), start on the same container, wait until ready again.
     pub async fn restart(
         &self,
@@ -225,30 +428,8 @@ pub async fn start(
         "starting ZooKeeper {} ({} node(s))",
         stack.zookeeper.version, stack.zookeeper.nodes
     ));
-    let zk_flavor = flavor(&stack.zookeeper.image);
     try_join_all(zookeeper_ports.iter().map(|(&n, &port)| {
-        let node = NodeId::ZooKeeper(n);
-        let spec = ContainerSpec {
-            name: run.container(node),
-            alias: node.to_string(),
-            image: stack.zookeeper.image.reference().to_owned(),
-            cmd: zookeeper::command(zk_flavor),
-            env: vec![
-                ("ZOO_MY_ID".into(), n.to_string()),
-                ("JVMFLAGS".into(), format!("-Xmx{}", stack.zookeeper.heap)),
-                ("ZOOKEEPER_HEAP".into(), stack.zookeeper.heap.clone()),
-            ],
-            labels: run.labels(Some(&node.to_string())),
-            network: run.network(),
-            volume: Some((
-                format!("{}-data", run.container(node)),
-                "/var/lib/zookeeper".into(),
-            )),
-            publish: vec![(port, zookeeper::CLIENT_PORT)],
-            user: run_as(zk_flavor),
-            files: zookeeper::config_files(stack),
-            files_owner: owner(zk_flavor),
-        };
+        let spec = zookeeper_spec(run, stack, n, port, &stack.zookeeper.image);
         async move { create_and_start(run, &spec).await }
     }))
     .await?;
@@ -297,28 +478,10 @@ pub async fn start(
     ));
     let mut overridden = Vec::new();
     try_join_all(kafka_ports.iter().map(|(&n, &port)| {
-        let node = NodeId::Kafka(n);
-        let props = kafka::server_properties(stack, n, port);
+        let (spec, props) = kafka_spec(run, stack, n, port, &stack.kafka.image, None, &creds);
         if n == 1 {
             overridden.clone_from(&props.overridden);
         }
-        let spec = ContainerSpec {
-            name: run.container(node),
-            alias: node.to_string(),
-            image: stack.kafka.image.reference().to_owned(),
-            cmd: kafka::command(k_flavor),
-            env: kafka::broker_env(stack),
-            labels: run.labels(Some(&node.to_string())),
-            network: run.network(),
-            volume: Some((
-                format!("{}-data", run.container(node)),
-                kafka::VOLUME_DIR.into(),
-            )),
-            publish: vec![(port, kafka::EXTERNAL_PORT)],
-            user: run_as(k_flavor),
-            files: kafka::broker_files(&props, node, &creds),
-            files_owner: owner(k_flavor),
-        };
         async move { create_and_start(run, &spec).await }
     }))
     .await?;
@@ -351,6 +514,25 @@ pub async fn start(
         stack.kafka.brokers
     ));
 
+    let nodes = zookeeper_ports
+        .keys()
+        .map(|&n| {
+            let img = NodeImage {
+                image: stack.zookeeper.image.clone(),
+                version: stack.zookeeper.version,
+                pin_protocol: None,
+            };
+            (NodeId::ZooKeeper(n), img)
+        })
+        .chain(kafka_ports.keys().map(|&n| {
+            let img = NodeImage {
+                image: stack.kafka.image.clone(),
+                version: stack.kafka.version,
+                pin_protocol: None,
+            };
+            (NodeId::Kafka(n), img)
+        }))
+        .collect();
     Ok(RunningStack {
         run: run.clone(),
         stack: stack.clone(),
@@ -358,7 +540,66 @@ pub async fn start(
         zookeeper_ports,
         kafka_ports,
         overridden,
+        nodes: Mutex::new(nodes),
     })
+}
+
+fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) -> ContainerSpec {
+    let node = NodeId::ZooKeeper(n);
+    let zk_flavor = flavor(image);
+    ContainerSpec {
+        name: run.container(node),
+        alias: node.to_string(),
+        image: image.reference().to_owned(),
+        cmd: zookeeper::command(zk_flavor),
+        env: vec![
+            ("ZOO_MY_ID".into(), n.to_string()),
+            ("JVMFLAGS".into(), format!("-Xmx{}", stack.zookeeper.heap)),
+            ("ZOOKEEPER_HEAP".into(), stack.zookeeper.heap.clone()),
+        ],
+        labels: run.labels(Some(&node.to_string())),
+        network: run.network(),
+        volume: Some((
+            format!("{}-data", run.container(node)),
+            "/var/lib/zookeeper".into(),
+        )),
+        publish: vec![(port, zookeeper::CLIENT_PORT)],
+        user: run_as(zk_flavor),
+        files: zookeeper::config_files(stack),
+        files_owner: owner(zk_flavor),
+    }
+}
+
+fn kafka_spec(
+    run: &Run,
+    stack: &Stack,
+    n: u8,
+    port: u16,
+    image: &ImageRef,
+    pin_protocol: Option<&str>,
+    creds: &Credentials,
+) -> (ContainerSpec, kafka::ServerProperties) {
+    let node = NodeId::Kafka(n);
+    let k_flavor = flavor(image);
+    let props = kafka::server_properties(stack, n, port, pin_protocol);
+    let spec = ContainerSpec {
+        name: run.container(node),
+        alias: node.to_string(),
+        image: image.reference().to_owned(),
+        cmd: kafka::command(k_flavor),
+        env: kafka::broker_env(stack),
+        labels: run.labels(Some(&node.to_string())),
+        network: run.network(),
+        volume: Some((
+            format!("{}-data", run.container(node)),
+            kafka::VOLUME_DIR.into(),
+        )),
+        publish: vec![(port, kafka::EXTERNAL_PORT)],
+        user: run_as(k_flavor),
+        files: kafka::broker_files(&props, node, creds),
+        files_owner: owner(k_flavor),
+    };
+    (spec, props)
 }
 
 pub async fn create_topics(
@@ -469,6 +710,18 @@ async fn wait_zookeeper(
 
 /// Sends ZooKeeper's `srvr` four-letter command and returns the `Mode:` it reports.
 pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
+    let buf = zookeeper_srvr(port).await?;
+    buf.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_owned())
+        .ok_or_else(|| {
+            let first = buf.lines().next().unwrap_or("empty answer");
+            format!("srvr answered without a mode: {first}")
+        })
+}
+
+/// ZooKeeper's whole answer to `srvr`.
+async fn zookeeper_srvr(port: u16) -> Result<String, String> {
     let mut s = tokio::time::timeout(
         Duration::from_secs(2),
         tokio::net::TcpStream::connect(("127.0.0.1", port)),
@@ -482,13 +735,7 @@ pub async fn zookeeper_mode(port: u16) -> Result<String, String> {
         .await
         .map_err(|_| "srvr timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-    buf.lines()
-        .find_map(|l| l.strip_prefix("Mode: "))
-        .map(|m| m.trim().to_owned())
-        .ok_or_else(|| {
-            let first = buf.lines().next().unwrap_or("empty answer");
-            format!("srvr answered without a mode: {first}")
-        })
+    Ok(buf)
 }
 
 /// Ready = an authenticated metadata request to this broker lists it and at least `expected` brokers

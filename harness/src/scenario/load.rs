@@ -550,6 +550,61 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 Some(node) => Step::Stop(node),
                 None => continue,
             },
+            StepKind::RollingUpgrade(u) => {
+                let up = sp.key("rolling_upgrade");
+                let component = match u.component.as_str() {
+                    "kafka" => Component::Kafka,
+                    "zookeeper" => Component::ZooKeeper,
+                    other => {
+                        let hint = did_you_mean(other, ["kafka", "zookeeper"])
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        c.error(
+                            &up.key("component"),
+                            format!(
+                                "unknown component `{other}`: expected kafka or zookeeper{hint}"
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                let to = match component {
+                    Component::Kafka => c.version(
+                        &up.key("to"),
+                        &u.to,
+                        KAFKA_ZK_MODE,
+                        "ZooKeeper mode (removed in Kafka 4.0)",
+                    ),
+                    Component::ZooKeeper => {
+                        c.version(&up.key("to"), &u.to, ZOOKEEPER_SUPPORTED, "the harness")
+                    }
+                };
+                if let Some(pin) = &u.pin_protocol {
+                    let ok = pin.split('.').count() >= 2
+                        && pin.split('.').take(2).all(|p| p.parse::<u32>().is_ok());
+                    if component != Component::Kafka {
+                        c.error(
+                            &up.key("pin_protocol"),
+                            "only brokers have an inter-broker protocol to pin",
+                        );
+                    } else if !ok {
+                        c.error(
+                            &up.key("pin_protocol"),
+                            format!("`{pin}` is not a protocol version; expected e.g. \"3.6\""),
+                        );
+                    }
+                }
+                Step::RollingUpgrade {
+                    component,
+                    to,
+                    pin_protocol: u.pin_protocol,
+                    node_timeout: c.duration(
+                        &up.key("node_timeout"),
+                        u.node_timeout.as_deref(),
+                        Duration::from_secs(180),
+                    ),
+                }
+            }
             StepKind::Kill(n) => match node_ref(&mut c, sp.key("kill").key("node"), &n.node) {
                 Some(node) => Step::Kill(node),
                 None => continue,

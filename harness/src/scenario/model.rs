@@ -54,6 +54,26 @@ pub enum ImageRef {
 }
 
 impl ImageRef {
+    /// The same kind of image on another release: the harness's own build of it, or the upstream
+    /// repository with the release as its tag.
+    #[must_use]
+    pub fn for_version(&self, component: Component, version: Version) -> Self {
+        match self {
+            Self::Built { .. } => Self::Built {
+                tag: format!("kafka-harness/{}:{version}", component.name()),
+            },
+            Self::Upstream { reference, flavor } => {
+                let repo = reference
+                    .rsplit_once(':')
+                    .map_or(reference.as_str(), |(r, _)| r);
+                Self::Upstream {
+                    reference: format!("{repo}:{version}"),
+                    flavor: *flavor,
+                }
+            }
+        }
+    }
+
     pub fn reference(&self) -> &str {
         match self {
             Self::Built { tag } => tag,
@@ -322,6 +342,22 @@ pub struct Topic {
     pub assignment: Option<Vec<Vec<i32>>>,
 }
 
+/// A kind of node of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    ZooKeeper,
+    Kafka,
+}
+
+impl Component {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ZooKeeper => "zookeeper",
+            Self::Kafka => "kafka",
+        }
+    }
+}
+
 /// A node of a running stack, e.g. `kafka-2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeId {
@@ -334,6 +370,15 @@ impl fmt::Display for NodeId {
         match self {
             Self::ZooKeeper(n) => write!(f, "zookeeper-{n}"),
             Self::Kafka(n) => write!(f, "kafka-{n}"),
+        }
+    }
+}
+
+impl NodeId {
+    pub fn component(self) -> Component {
+        match self {
+            Self::ZooKeeper(_) => Component::ZooKeeper,
+            Self::Kafka(_) => Component::Kafka,
         }
     }
 }
@@ -378,6 +423,13 @@ pub enum Step {
     },
     Wait(Duration),
     Stop(NodeId),
+    RollingUpgrade {
+        component: Component,
+        to: Version,
+        /// `inter.broker.protocol.version` during the roll (Kafka only).
+        pin_protocol: Option<String>,
+        node_timeout: Duration,
+    },
     Kill(NodeId),
     Start {
         node: NodeId,
@@ -428,6 +480,18 @@ impl Step {
             Self::Restart { node, .. } => format!("restart {node}"),
             Self::Wait(d) => format!("wait {}", crate::scenario::format_duration(*d)),
             Self::Stop(n) => format!("stop {n}"),
+            Self::RollingUpgrade {
+                component,
+                to,
+                pin_protocol,
+                ..
+            } => {
+                let pin = pin_protocol
+                    .as_ref()
+                    .map(|p| format!(" with inter.broker.protocol.version={p}"))
+                    .unwrap_or_default();
+                format!("rolling upgrade of {} to {to}{pin}", component.name())
+            }
             Self::Kill(n) => format!("kill -9 {n}"),
             Self::Start { node, .. } => format!("start {node}"),
             Self::Pause(n) => format!("pause {n}"),

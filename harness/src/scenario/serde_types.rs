@@ -413,6 +413,10 @@ pub struct StepSerde {
     /// Stop a node gracefully (SIGTERM; a broker does its controlled shutdown).
     #[serde(default)]
     pub stop: Option<NodeSerde>,
+    /// Replace every node of a component, one at a time, by the same node on another version: graceful
+    /// stop, same identity and data volume on the new image, then wait until it is back in sync.
+    #[serde(default)]
+    pub rolling_upgrade: Option<RollingUpgradeSerde>,
     /// SIGKILL a node: no shutdown at all.
     #[serde(default)]
     pub kill: Option<NodeSerde>,
@@ -441,6 +445,23 @@ pub struct StepSerde {
     /// Stop a consumer and start a new member in the same group.
     #[serde(default)]
     pub restart_consumer: Option<LoadRefSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollingUpgradeSerde {
+    /// `kafka` or `zookeeper`.
+    pub component: String,
+    /// The release every node ends on, e.g. "3.9.1" (the same release rolls the nodes again, e.g.
+    /// to remove a protocol pin).
+    pub to: String,
+    /// Kafka only: `inter.broker.protocol.version` during this roll, e.g. "3.6" — the first pass of
+    /// the two-step upgrade. Omitted: no pin, the brokers speak their own version's protocol.
+    #[serde(default)]
+    pub pin_protocol: Option<String>,
+    /// How long each node may take to be back in sync, e.g. "180s".
+    #[serde(default)]
+    pub node_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -476,6 +497,7 @@ pub enum StepKind {
     Restart(RestartSerde),
     Wait(WaitSerde),
     Stop(NodeSerde),
+    RollingUpgrade(RollingUpgradeSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
     Pause(NodeSerde),
@@ -498,6 +520,7 @@ impl StepSerde {
             self.restart.map(StepKind::Restart),
             self.wait.map(StepKind::Wait),
             self.stop.map(StepKind::Stop),
+            self.rolling_upgrade.map(StepKind::RollingUpgrade),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),
             self.pause.map(StepKind::Pause),

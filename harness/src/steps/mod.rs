@@ -252,6 +252,57 @@ async fn run_one(
                 .map_err(|e| (e.to_string(), vec![]))?;
             Ok((format!("{node} stopped gracefully"), vec![]))
         }
+        Step::RollingUpgrade {
+            component,
+            to,
+            pin_protocol,
+            node_timeout,
+        } => {
+            let rolled = running
+                .rolling_upgrade(
+                    *component,
+                    *to,
+                    pin_protocol.as_deref(),
+                    *node_timeout,
+                    progress,
+                )
+                .await;
+            let (done, error) = match rolled {
+                Ok(done) => (done, None),
+                Err((e, done)) => (done, Some(e.to_string())),
+            };
+            let evidence: Vec<String> = done
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}: {} -> {}, reports {} after {:.1}s; harness time before its stop: {} ms",
+                        u.node, u.from, u.to, u.read_back, u.took_s, u.harness_gap_ms
+                    )
+                })
+                .collect();
+            if let Some(e) = error {
+                return Err((e, evidence));
+            }
+            let wrong: Vec<&str> = done
+                .iter()
+                .filter(|u| u.read_back != to.to_string())
+                .map(|u| u.node.as_str())
+                .collect();
+            if !wrong.is_empty() {
+                return Err((
+                    format!("{} report(s) another version than {to}", wrong.join(", ")),
+                    evidence,
+                ));
+            }
+            let gap = done.iter().map(|u| u.harness_gap_ms).max().unwrap_or(0);
+            Ok((
+                format!(
+                    "{} node(s) now report {to}; the harness's own time between one node in sync and the next stop: at most {gap} ms",
+                    done.len()
+                ),
+                evidence,
+            ))
+        }
         Step::Kill(node) => {
             docker
                 .kill(&running.run.container(*node))
