@@ -293,6 +293,11 @@ mod tests {
                 source: "producer w".into(),
                 error: "Broker: Not enough replicas (x2)".into(),
             }],
+            versions: vec![NodeVersions {
+                node: "kafka-1".into(),
+                before: "3.6.2".into(),
+                after: "3.9.1".into(),
+            }],
         }
     }
 
