@@ -416,11 +416,14 @@ pub async fn start(
         .create_network(&run.network(), &run.labels(None))
         .await?;
 
+    let mut ports =
+        free_ports(usize::from(stack.zookeeper.nodes) + usize::from(stack.kafka.brokers))
+            .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=stack.zookeeper.nodes)
-        .map(|n| (n, free_port()))
+        .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
     let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers)
-        .map(|n| (n, free_port()))
+        .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
 
     // ZooKeeper ensemble: all nodes together, since a quorum needs its peers.
@@ -766,10 +769,14 @@ async fn wait_broker(
     .await
 }
 
-/// A port on 127.0.0.1 nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+/// `count` distinct ports on 127.0.0.1 nothing listens on right now. All listeners are held until
+/// every port is chosen, so the system cannot hand the same port out twice.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .filter_map(|_| std::net::TcpListener::bind("127.0.0.1:0").ok())
+        .collect();
+    listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect()
 }

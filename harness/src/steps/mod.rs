@@ -304,11 +304,25 @@ async fn run_one(
             ))
         }
         Step::Kill(node) => {
+            let name = running.run.container(*node);
             docker
-                .kill(&running.run.container(*node))
+                .kill(&name)
                 .await
                 .map_err(|e| (e.to_string(), vec![]))?;
-            Ok((format!("{node} killed with SIGKILL"), vec![]))
+            // The engine answers before the process is gone; a fault scenario must not go on
+            // while the node still serves.
+            for _ in 0..100 {
+                if docker
+                    .exit_code(&name)
+                    .await
+                    .map_err(|e| (e.to_string(), vec![]))?
+                    .is_some()
+                {
+                    return Ok((format!("{node} killed with SIGKILL"), vec![]));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err((format!("{node} still runs 10s after SIGKILL"), vec![]))
         }
         Step::Start { node, timeout } => {
             running
