@@ -21,7 +21,7 @@
 //! started is removed at the end, also after an error, a panic or Ctrl-C.
 //!
 //! Run with `cargo bench --bench producer`. Environment: `BENCH_RECORDS` (records per measured run,
-//! default 300000), `BENCH_WARMUP` (default 20000), `BENCH_ROUNDS` (default 2; each round measures
+//! default 300000), `BENCH_WARMUP` (default 100000), `BENCH_ROUNDS` (default 2; each round measures
 //! both once). Needs a Docker engine and builds the images if they are missing.
 
 use std::collections::HashMap;
@@ -59,6 +59,16 @@ const IMAGE_UID: u64 = 1000;
 const PERF_HEAP: &str = "-Xmx512m";
 const PERF_JVM: &str = "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true";
+/// Runs `kafka-run` with the arguments, then prints the CPU time its container used (cgroup v1 or v2) on
+/// stderr after [`CPU_MARK`], and exits with its code.
+const CPU_WRAPPER: &str = r#"kafka-run "$@"; rc=$?
+if [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+  echo "cpu_ns=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage)" >&2
+elif [ -r /sys/fs/cgroup/cpu.stat ]; then
+  echo "cpu_ns=$(awk '/^usage_usec/ { printf "%d", $2 * 1000 }' /sys/fs/cgroup/cpu.stat)" >&2
+fi
+exit $rc"#;
+const CPU_MARK: &str = "cpu_ns=";
 const PERF_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// 1 ZooKeeper, 1 broker: the whole measurement on one broker JVM (a 3-broker stack would split
@@ -103,7 +113,7 @@ impl Config {
         }
         let c = Self {
             records: var("BENCH_RECORDS", 300_000)?,
-            warmup: var("BENCH_WARMUP", 20_000)?,
+            warmup: var("BENCH_WARMUP", 100_000)?,
             rounds: var("BENCH_ROUNDS", 2)?,
             perf_props: std::env::var("BENCH_PERF_PROPS")
                 .unwrap_or_default()
@@ -516,7 +526,10 @@ impl PerfTest<'_> {
         let run = &self.running.run;
         let name = format!("kh-{}-perf-{label}", run.id);
         let cmd: Vec<String> = [
-            "kafka-run",
+            "sh",
+            "-c",
+            CPU_WRAPPER,
+            "sh",
             "org.apache.kafka.tools.ProducerPerformance",
             "--topic",
             TOPIC,
@@ -585,6 +598,16 @@ impl PerfTest<'_> {
         let (sent, records_per_s, note) = summary(&log).ok_or_else(|| {
             format!("no summary line in the perf test's output\n--- its log ---\n{log}")
         })?;
+        let cpu = log
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix(CPU_MARK)?.parse::<f64>().ok())
+            .map_or_else(
+                || "?".to_owned(),
+                |ns| format!("{:.1}", ns / 1e3 / records as f64),
+            );
+        let note =
+            format!("{cpu} CPU µs/record in its container, JVM start-up and JIT included; {note}");
         if sent != records {
             return Err(format!(
                 "the perf test sent {sent} of {records} records\n--- its log ---\n{log}"
