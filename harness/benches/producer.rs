@@ -5,24 +5,32 @@
 //! and ACLs on, as every harness stack), creates topic `bench` (6 partitions, RF 1) and sends
 //! 1 KiB records with acks=all and idempotence, no compression, as fast as each client can:
 //!
-//! - Kafka's `org.apache.kafka.tools.ProducerPerformance` (what `kafka-producer-perf-test.sh` runs),
-//!   in a one-shot container of the broker's own image on the host network, so it reaches the
-//!   broker exactly as our producer does: through the port published on 127.0.0.1. Its JVM gets
-//!   the stock script's settings (`-Xmx512m`, G1 and the full JIT), not `kafka-run`'s CLI defaults.
+//! - Kafka's `org.apache.kafka.tools.ProducerPerformance` (what `kafka-producer-perf-test.sh`
+//!   runs), in a one-shot container of the broker's own image on the host network, so it reaches
+//!   the broker exactly as our producer does: through the port published on 127.0.0.1. Its JVM
+//!   gets the stock script's settings (`-Xmx512m`, G1 and the full JIT), not `kafka-run`'s CLI
+//!   defaults.
 //! - the harness's `ProducerTask` with the integrity oracle's bookkeeping on (every acknowledgement
 //!   recorded in a `Ledger`), as a rehearsal runs it, at a rate too high to ever throttle it.
 //!
 //! Both authenticate as the same principal (the harness's super user `admin`). Each first sends a
-//! short warm-up; then the measured runs alternate in ABBA order (perf-test, ours, ours, perf-test,
-//! ...) so neither profits from a broker that warmed up in the meantime. The printed figures are
+//! warm-up; then the measured runs alternate in ABBA order (perf-test, ours, ours, perf-test, ...)
+//! so neither profits from a broker that warmed up in the meantime. The printed figures are
 //! acknowledged records per second, averaged over the rounds, and their ratio (target: ours >= the
-//! perf test). The ratio is a measurement, not a gate: the exit code is non-zero only when something
-//! failed to run (the stack, a client, a record not acknowledged, teardown). Everything the run
-//! started is removed at the end, also after an error, a panic or Ctrl-C.
+//! perf test). Progress lines on stderr add, per run, the CPU time per record each client used (our
+//! whole process; the perf test's whole container, JVM start-up included), since client and broker
+//! share the same cores; the summary names the load average and any other harness run that was
+//! active meanwhile, which makes the figures noisy.
+//!
+//! The ratio is a measurement, not a gate: the exit code is non-zero only when something failed to
+//! run (the stack, a client, a record not acknowledged, teardown). Everything the run started is
+//! removed at the end, also after an error, a panic or Ctrl-C.
 //!
 //! Run with `cargo bench --bench producer`. Environment: `BENCH_RECORDS` (records per measured run,
 //! default 300000), `BENCH_WARMUP` (default 100000), `BENCH_ROUNDS` (default 2; each round measures
-//! both once). Needs a Docker engine and builds the images if they are missing.
+//! both once), `BENCH_PERF_PROPS` (extra `--producer-props` for the perf test, e.g.
+//! `"batch.size=1048576 linger.ms=5"` to give it librdkafka's batching; none by default). Needs a
+//! Docker engine, and builds the images if they are missing.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -58,9 +66,10 @@ const IMAGE_UID: u64 = 1000;
 /// `kafka-run` wrapper's short-lived-CLI defaults (serial GC, C1 only), which would slow it down.
 const PERF_HEAP: &str = "-Xmx512m";
 const PERF_JVM: &str = "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true";
-/// Runs `kafka-run` with the arguments, then prints the CPU time its container used (cgroup v1 or v2) on
-/// stderr after [`CPU_MARK`], and exits with its code.
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    -Djava.awt.headless=true";
+/// Runs `kafka-run` with the arguments, then prints the CPU time its container used (cgroup v1 or
+/// v2) on stderr after [`CPU_MARK`], and exits with its code.
 const CPU_WRAPPER: &str = r#"kafka-run "$@"; rc=$?
 if [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
   echo "cpu_ns=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage)" >&2
@@ -191,7 +200,7 @@ async fn run_benchmark() -> ExitCode {
 
     let mut body = tokio::spawn(measure(run.clone(), config, progress.clone()));
     let outcome = tokio::select! {
-        joined = &mut body => joined.unwrap_or_else(|e| Err(format!("the benchmark task failed: {e}"))),
+        joined = &mut body => joined.unwrap_or_else(|e| Err(format!("the task failed: {e}"))),
         _ = tokio::signal::ctrl_c() => {
             body.abort();
             let _ = (&mut body).await;
@@ -236,7 +245,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         name: TOPIC.to_owned(),
         partitions: PARTITIONS,
         replication_factor: 1,
-        config: Default::default(),
+        config: std::collections::BTreeMap::new(),
         assignment: None,
     };
     client::create_topics(
@@ -346,11 +355,13 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         config.warmup, config.rounds
     );
     println!(
-        "  kafka-producer-perf-test (Kafka {version}, same broker): {theirs:.0} records/s  (runs: {})",
+        "  kafka-producer-perf-test (Kafka {version}, same broker): {theirs:.0} records/s  \
+         (runs: {})",
         each(Client::PerfTest)
     );
     println!(
-        "  kafka-harness producer with oracle bookkeeping:     {mine:.0} records/s  (runs: {})",
+        "  kafka-harness producer with oracle bookkeeping:     {mine:.0} records/s  \
+         (runs: {})",
         each(Client::Ours)
     );
     println!(
@@ -367,7 +378,8 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let load_after = load_average();
     let shown = |l: Option<f64>| l.map_or_else(|| "?".to_owned(), |l| format!("{l:.1}"));
     println!(
-        "  machine: {} cores, load average {} before, {} after; other harness runs seen meanwhile: {}",
+        "  machine: {} cores, load average {} before, {} after; \
+         other harness runs seen meanwhile: {}",
         std::thread::available_parallelism().map_or(0, usize::from),
         shown(load_before),
         shown(load_after),
@@ -410,7 +422,8 @@ fn load_average() -> Option<f64> {
 /// CPU seconds (user + system) this process has used, all threads, exited ones included.
 fn process_cpu_s() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14,
+    // stime 15.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
     // USER_HZ is 100 on every Linux architecture this runs on.

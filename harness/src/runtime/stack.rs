@@ -241,8 +241,14 @@ impl RunningStack {
             });
             let t0 = Instant::now();
             progress.say(format!(
-                "  {node}: {} -> {to}: controlled shutdown",
-                before.version
+                "  {node}: {} -> {to}: {}",
+                before.version,
+                // Only a broker hands its partitions over before it stops.
+                if component == Component::Kafka {
+                    "controlled shutdown"
+                } else {
+                    "graceful stop"
+                }
             ));
             if let Err(e) = self
                 .replace_node(node, &image, pin_protocol, node_timeout)
