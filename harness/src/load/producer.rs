@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Serialize;
@@ -18,6 +18,9 @@ use super::record;
 use crate::checks::integrity::{Ledger, RecordId};
 use crate::client::{self, Auth};
 use crate::scenario::{Amount, ProducerSpec};
+
+/// Records sent, or acknowledgements taken in, per turn of the loop before it looks at the other.
+const MAX_BATCH: u32 = 1024;
 
 /// Live counters, read by progress lines and by `drain`.
 #[derive(Debug, Default)]
@@ -198,16 +201,24 @@ impl ProducerTask {
         let mut buf = Vec::with_capacity(spec.record_size as usize);
         let mut seq: u64 = 0;
         let mut sending = true;
+        let mut backoff = false;
         while sending || !inflight.is_empty() {
             let next_at = schedule.peek();
             if sending && (seq >= limit_records || next_at > limit_time || *self.stop.borrow()) {
                 sending = false;
                 continue;
             }
-            let due = start + Duration::from_secs_f64(next_at);
+            let mut due = start + Duration::from_secs_f64(next_at);
+            if backoff {
+                due = due.max(Instant::now() + Duration::from_millis(1));
+            }
             tokio::select! {
                 biased;
-                Some((intended, id, result)) = inflight.next(), if !inflight.is_empty() => {
+                Some(first) = inflight.next(), if !inflight.is_empty() => {
+                    // Every acknowledgement that is already in, not one per turn of the loop.
+                    let mut next = Some(first);
+                    let mut drained = 0_u32;
+                    while let Some((intended, id, result)) = next {
                     let result: Result<Result<rdkafka::producer::future_producer::Delivery, (KafkaError, rdkafka::message::OwnedMessage)>, futures::channel::oneshot::Canceled> = result;
                     let now = Instant::now();
                     match result {
@@ -232,11 +243,17 @@ impl ProducerTask {
                         Ok(Err((e, _))) => self.failed(&mut stats, id, e.to_string()),
                         Err(_) => self.failed(&mut stats, id, "delivery report lost".to_owned()),
                     }
+                        drained += 1;
+                        next = if drained < MAX_BATCH { inflight.next().now_or_never().flatten() } else { None };
+                    }
                 }
                 () = tokio::time::sleep_until(due.into()), if sending => {
                     // Everything due by now goes out at once, so a slow loop catches up to the schedule.
                     let now = Instant::now();
-                    while seq < limit_records && start + Duration::from_secs_f64(schedule.peek()) <= now {
+                    backoff = false;
+                    let mut burst = 0_u32;
+                    while burst < MAX_BATCH && seq < limit_records && start + Duration::from_secs_f64(schedule.peek()) <= now {
+                        burst += 1;
                         let offset = schedule.peek();
                         if offset > limit_time {
                             break;
@@ -249,22 +266,15 @@ impl ProducerTask {
                         if let Some(k) = key.as_deref() {
                             rec = rec.key(k);
                         }
-                        loop {
-                            match producer.send_result(rec) {
-                                Ok(fut) => {
-                                    inflight.push(async move { (intended, id, fut.await) });
-                                    break;
-                                }
-                                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                                    // librdkafka's queue is full: back-pressure, visible as latency.
-                                    rec = r;
-                                    tokio::time::sleep(Duration::from_millis(5)).await;
-                                }
-                                Err((e, _)) => {
-                                    self.failed(&mut stats, id, e.to_string());
-                                    break;
-                                }
+                        match producer.send_result(rec) {
+                            Ok(fut) => inflight.push(async move { (intended, id, fut.await) }),
+                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                                // librdkafka's queue is full: back-pressure, visible as latency. The record
+                                // goes again after a pause in which acknowledgements are taken in.
+                                backoff = true;
+                                break;
                             }
+                            Err((e, _)) => self.failed(&mut stats, id, e.to_string()),
                         }
                         stats.sent += 1;
                         self.counters.sent.fetch_add(1, Ordering::Relaxed);
