@@ -290,11 +290,24 @@ impl Ledger {
     /// Judges everything recorded so far under `semantics`. One pass over the tables.
     pub fn verdict(&self, semantics: Semantics) -> Integrity {
         let mut tally = Tally::default();
+        // Per producer by difference of the running totals: no lookup per record.
+        let mut producers = Vec::with_capacity(self.producers.len());
         for (&producer, table) in &self.producers {
+            let before = tally.counts();
             for idx in 0..table.len() {
                 let seq = u64::try_from(idx).unwrap_or(u64::MAX);
                 tally.add(RecordId { producer, seq }, &table.get(idx));
             }
+            let after = tally.counts();
+            producers.push(ProducerIntegrity {
+                producer,
+                acked: after[0] - before[0],
+                delivered: after[1] - before[1],
+                lost: after[2] - before[2],
+                duplicated: after[3] - before[3],
+                redelivered: after[4] - before[4],
+                reordered: after[5] - before[5],
+            });
         }
         for (&id, slot) in &self.strays {
             tally.add(id, slot);
@@ -304,7 +317,9 @@ impl Ledger {
             part.delivered += lane.delivered;
             part.reordered += lane.reordered;
         }
-        tally.into_integrity(semantics, self.corrupted)
+        let mut integrity = tally.into_integrity(semantics, self.corrupted);
+        integrity.producers = producers;
+        integrity
     }
 
     /// Bytes held per tracked record (for the benchmark): heap bytes of the tables / records tracked.
@@ -392,6 +407,18 @@ pub struct Samples {
     pub offset_mismatch: Vec<RecordId>,
 }
 
+/// One producer's share of a verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ProducerIntegrity {
+    pub producer: u32,
+    pub acked: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub redelivered: u64,
+    pub reordered: u64,
+}
+
 /// The verdict of a `Ledger` under declared semantics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Integrity {
@@ -421,6 +448,8 @@ pub struct Integrity {
     /// Records delivered at another partition or offset than the one acknowledged.
     pub offset_mismatch: u64,
     pub partitions: Vec<PartitionIntegrity>,
+    /// The same counts per producer, sorted by producer id.
+    pub producers: Vec<ProducerIntegrity>,
     pub samples: Samples,
     /// Why this verdict fails under `semantics`; empty when it passes.
     pub failures: Vec<String>,
@@ -457,6 +486,18 @@ fn sample(list: &mut Vec<RecordId>, id: RecordId) {
 }
 
 impl Tally {
+    /// acked, delivered, lost, duplicated, redelivered, reordered so far.
+    fn counts(&self) -> [u64; 6] {
+        [
+            self.acked,
+            self.delivered,
+            self.lost,
+            self.duplicated,
+            self.redelivered,
+            self.reordered,
+        ]
+    }
+
     fn partition(&mut self, partition: i32) -> &mut PartitionIntegrity {
         let fresh = || PartitionIntegrity {
             partition,
@@ -606,6 +647,7 @@ impl Tally {
             delivered_unacked: self.delivered_unacked,
             offset_mismatch: self.offset_mismatch,
             partitions,
+            producers: Vec::new(),
             samples: self.samples,
             failures,
         }
