@@ -5,9 +5,13 @@
 #   build.sh [--force] jre                  -> kafka-harness/jre:17
 #   build.sh [--force] kafka VERSION        -> kafka-harness/kafka:VERSION
 #   build.sh [--force] zookeeper VERSION    -> kafka-harness/zookeeper:VERSION
+#   build.sh --check kafka|zookeeper VERSION -> exit 0 when the image is present and
+#                                              built from the current recipe, 1 if not
 #
-# Idempotent: an existing tag is reported as "already present: TAG" and left
-# alone. --force rebuilds the requested target only (its prerequisites are
+# Idempotent: an existing tag built from the current recipe (the files of its
+# folder here, hashed into the image label kafka-harness.recipe) is reported as
+# "already present: TAG" and left alone; a tag built from an older recipe is
+# rebuilt. --force rebuilds the requested target only (its prerequisites are
 # still built only when missing). Prerequisites are built automatically
 # (kafka|zookeeper -> jre -> base).
 #
@@ -38,6 +42,7 @@ usage: build.sh [--force] base
        build.sh [--force] jre
        build.sh [--force] kafka VERSION
        build.sh [--force] zookeeper VERSION
+       build.sh --check kafka|zookeeper VERSION
 EOF
   exit 2
 }
@@ -83,6 +88,20 @@ need() {
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# recipe_hash COMPONENT: hash of the files that make COMPONENT's image (Dockerfile,
+# pom, wrappers, configs), so an image built from an older recipe is noticed.
+recipe_hash() {
+  (cd "$HERE/$1" && find . -type f ! -path './target/*' | LC_ALL=C sort | xargs sha256sum) \
+    | sha256sum | cut -c1-16
+}
+
+# have_current_image TAG COMPONENT: the tag exists and was built from today's recipe
+have_current_image() {
+  local label
+  label="$(docker image inspect -f '{{ index .Config.Labels "kafka-harness.recipe" }}' "$1" 2>/dev/null)" || return 1
+  [ "$label" = "$(recipe_hash "$2")" ]
+}
 
 now() { date +%s; }
 
@@ -299,9 +318,12 @@ build_component() {
   esac
   check_version "$comp" "$version"
   tag="$repo:$version"
-  if [ -z "$force" ] && have_image "$tag"; then
+  if [ -z "$force" ] && have_current_image "$tag" "$comp"; then
     say "already present: $tag"
     return 0
+  fi
+  if [ -z "$force" ] && have_image "$tag"; then
+    say "$tag was built from an older recipe: rebuilding"
   fi
   build_jre ""
   local t0 tmp ctx; t0="$(now)"
@@ -312,7 +334,7 @@ build_component() {
   mvn_libs "$comp" "$ctx" "$prop" "$version" "$gav" "$ctx/libs"
   rm -rf "$ctx/target"
   say "building $tag ($(find "$ctx/libs" -name '*.jar' | wc -l | tr -d ' ') jars, $(du -sh "$ctx/libs" | cut -f1))"
-  docker_build "$tag" "$ctx" --build-arg "VERSION=$version"
+  docker_build "$tag" "$ctx" --build-arg "VERSION=$version" --label "kafka-harness.recipe=$(recipe_hash "$comp")"
   say "built $tag in $(( $(now) - t0 ))s"
 }
 
@@ -320,6 +342,12 @@ build_component() {
 
 FORCE=""
 if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
+if [ "${1:-}" = "--check" ]; then
+  [ $# -eq 3 ] && [[ "$2" =~ ^(kafka|zookeeper)$ ]] || usage
+  case "$2" in kafka) repo="$KAFKA_REPO" ;; zookeeper) repo="$ZK_REPO" ;; esac
+  have_current_image "$repo:$3" "$2"
+  exit
+fi
 [ $# -ge 1 ] || usage
 TARGET="$1"; shift
 

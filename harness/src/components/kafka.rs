@@ -1,17 +1,25 @@
-//! Kafka brokers in ZooKeeper mode: server.properties (production's file overlaid), the JAAS file,
-//! the one-shot bootstrap that writes SCRAM credentials and ACLs into ZooKeeper before any broker
-//! starts, and the start command for each image flavor.
+//! Kafka nodes: server.properties (production's file overlaid), the JAAS file and the start command
+//! for each image flavor, in both modes.
+//! - ZooKeeper mode: a one-shot bootstrap writes SCRAM credentials and ACLs into ZooKeeper before any
+//!   broker starts.
+//! - KRaft mode: every node formats its storage with the SCRAM credentials (`kafka-storage format
+//!   --add-scram`) before its first start; ACLs are created through a broker once the cluster is up
+//!   (the StandardAuthorizer keeps them in the metadata log). The controller listener uses SASL/PLAIN
+//!   with the harness's admin (SCRAM cannot authenticate controllers: their credentials live in the
+//!   very log they serve).
 
 use std::collections::BTreeMap;
 
 use super::{zookeeper, ConfigFile, CONFIG_DIR};
-use crate::scenario::{Flavor, NodeId, Resource, Stack, ADMIN_USER};
+use crate::scenario::{Controllers, Flavor, KafkaMode, NodeId, Resource, Stack, ADMIN_USER};
 use crate::secrets::Credentials;
 
 /// Listener other brokers use, on the docker network.
 pub const INTERNAL_PORT: u16 = 9092;
 /// Listener clients on the host use, published on 127.0.0.1.
 pub const EXTERNAL_PORT: u16 = 9093;
+/// KRaft controller listener, on the docker network only.
+pub const CONTROLLER_PORT: u16 = 9094;
 pub const DATA_DIR: &str = "/var/lib/kafka/data";
 /// Mount point of the broker's named volume: its data survives a replacement of the container.
 pub const VOLUME_DIR: &str = "/var/lib/kafka";
@@ -76,7 +84,11 @@ impl ServerProperties {
 }
 
 /// The ZooKeeper connection string, keeping production's chroot if its file names one.
+/// Empty for a KRaft stack.
 pub fn zookeeper_connect(stack: &Stack) -> String {
+    if stack.zookeeper.is_none() {
+        return String::new();
+    }
     let chroot = stack
         .kafka
         .overlay
@@ -92,7 +104,7 @@ pub fn zookeeper_connect(stack: &Stack) -> String {
 /// and the SCRAM/ACL security the harness authenticates with).
 pub fn server_properties(
     stack: &Stack,
-    broker: u8,
+    node: NodeId,
     external_host_port: u16,
     pin_protocol: Option<&str>,
 ) -> ServerProperties {
@@ -120,7 +132,6 @@ pub fn server_properties(
         entries.insert(k.clone(), (v.clone(), Origin::StackConfig));
     }
 
-    let node = NodeId::Kafka(broker);
     let super_users = {
         let admin = format!("User:{ADMIN_USER}");
         match entries.get("super.users") {
@@ -129,39 +140,21 @@ pub fn server_properties(
             None => admin,
         }
     };
-    let owned = [
-        ("broker.id", broker.to_string()),
-        (
-            "listeners",
-            format!("INTERNAL://0.0.0.0:{INTERNAL_PORT},EXTERNAL://0.0.0.0:{EXTERNAL_PORT}"),
-        ),
-        (
-            "advertised.listeners",
-            format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
-        ),
-        (
-            "listener.security.protocol.map",
-            "INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT".to_owned(),
-        ),
-        ("inter.broker.listener.name", "INTERNAL".to_owned()),
-        ("sasl.enabled.mechanisms", SCRAM.to_owned()),
-        ("sasl.mechanism.inter.broker.protocol", SCRAM.to_owned()),
+    let mut owned = match stack.kafka.mode {
+        KafkaMode::ZooKeeper => zookeeper_mode_keys(stack, node, external_host_port),
+        KafkaMode::Kraft(controllers) => kraft_keys(stack, controllers, node, external_host_port),
+    };
+    owned.extend([
         ("log.dirs", DATA_DIR.to_owned()),
-        ("zookeeper.connect", zookeeper_connect(stack)),
-        (
-            "authorizer.class.name",
-            "kafka.security.authorizer.AclAuthorizer".to_owned(),
-        ),
         ("allow.everyone.if.no.acl.found", "false".to_owned()),
         ("super.users", super_users),
-    ];
-    let mut owned = owned.to_vec();
+    ]);
     if let Some(pin) = pin_protocol {
         // The first pass of a two-step upgrade: new binaries, old protocol.
         owned.push(("inter.broker.protocol.version", pin.to_owned()));
     }
     // Keys that would contradict the owned ones if left in place.
-    let conflicting = [
+    let mut conflicting = vec![
         "log.dir",
         "port",
         "host.name",
@@ -169,6 +162,14 @@ pub fn server_properties(
         "advertised.port",
         "security.inter.broker.protocol",
     ];
+    if stack.kafka.is_kraft() {
+        // A ZooKeeper-mode production file moved onto KRaft: its identity and connection keys go.
+        conflicting.extend([
+            "broker.id",
+            "zookeeper.connect",
+            "control.plane.listener.name",
+        ]);
+    }
     let mut overridden = Vec::new();
     for k in conflicting {
         if let Some((v, origin)) = entries.remove(k) {
@@ -202,28 +203,246 @@ pub fn server_properties(
     }
 }
 
+fn zookeeper_mode_keys(
+    stack: &Stack,
+    node: NodeId,
+    external_host_port: u16,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("broker.id", node.kafka_id().to_string()),
+        (
+            "listeners",
+            format!("INTERNAL://0.0.0.0:{INTERNAL_PORT},EXTERNAL://0.0.0.0:{EXTERNAL_PORT}"),
+        ),
+        (
+            "advertised.listeners",
+            format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
+        ),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT".to_owned(),
+        ),
+        ("inter.broker.listener.name", "INTERNAL".to_owned()),
+        ("sasl.enabled.mechanisms", SCRAM.to_owned()),
+        ("sasl.mechanism.inter.broker.protocol", SCRAM.to_owned()),
+        ("zookeeper.connect", zookeeper_connect(stack)),
+        (
+            "authorizer.class.name",
+            "kafka.security.authorizer.AclAuthorizer".to_owned(),
+        ),
+    ]
+}
+
+/// `process.roles` of a node.
+pub fn roles(controllers: Controllers, node: NodeId) -> &'static str {
+    match (node, controllers) {
+        (NodeId::Controller(_), _) => "controller",
+        (_, Controllers::Combined) => "broker,controller",
+        _ => "broker",
+    }
+}
+
+fn kraft_keys(
+    stack: &Stack,
+    controllers: Controllers,
+    node: NodeId,
+    external_host_port: u16,
+) -> Vec<(&'static str, String)> {
+    let roles = roles(controllers, node);
+    let voters = stack
+        .kafka
+        .voters()
+        .iter()
+        .map(|v| format!("{}@{v}:{CONTROLLER_PORT}", v.kafka_id()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut keys = vec![
+        ("node.id", node.kafka_id().to_string()),
+        ("process.roles", roles.to_owned()),
+        ("controller.quorum.voters", voters),
+        ("controller.listener.names", "CONTROLLER".to_owned()),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT".to_owned(),
+        ),
+        ("sasl.mechanism.controller.protocol", "PLAIN".to_owned()),
+        (
+            "listener.name.controller.sasl.enabled.mechanisms",
+            "PLAIN".to_owned(),
+        ),
+        (
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_owned(),
+        ),
+    ];
+    if roles == "controller" {
+        keys.extend([
+            (
+                "listeners",
+                format!("CONTROLLER://0.0.0.0:{CONTROLLER_PORT}"),
+            ),
+            (
+                "advertised.listeners",
+                format!("CONTROLLER://{node}:{CONTROLLER_PORT}"),
+            ),
+        ]);
+    } else {
+        let controller = if roles == "broker" {
+            String::new()
+        } else {
+            format!(",CONTROLLER://0.0.0.0:{CONTROLLER_PORT}")
+        };
+        keys.extend([
+            (
+                "listeners",
+                format!("INTERNAL://0.0.0.0:{INTERNAL_PORT},EXTERNAL://0.0.0.0:{EXTERNAL_PORT}{controller}"),
+            ),
+            (
+                "advertised.listeners",
+                format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
+            ),
+            ("inter.broker.listener.name", "INTERNAL".to_owned()),
+            ("sasl.enabled.mechanisms", SCRAM.to_owned()),
+            ("sasl.mechanism.inter.broker.protocol", SCRAM.to_owned()),
+        ]);
+    }
+    keys
+}
+
 /// The broker's own login: brokers authenticate to each other as the harness's admin.
-pub fn render_jaas(creds: &Credentials) -> String {
+pub fn render_jaas(stack: &Stack, creds: &Credentials) -> String {
+    let password = creds
+        .password(ADMIN_USER)
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
+    let mut out = format!(
+        "KafkaServer {{\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\";\n}};\n"
+    );
+    if stack.kafka.is_kraft() {
+        // The controller listener's own section: PLAIN, with the admin as its only user.
+        out.push_str(&format!(
+            "controller.KafkaServer {{\n  org.apache.kafka.common.security.plain.PlainLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\"\n  user_{ADMIN_USER}=\"{password}\";\n}};\n"
+        ));
+    }
+    out
+}
+
+pub const JAAS_FILE: &str = "kafka_server_jaas.conf";
+
+/// Files of a Kafka node. KRaft nodes also get their start script (format, then start), each user's
+/// password file for the SCRAM credentials formatted into storage, and the admin client settings the
+/// harness runs the admin tools with inside a broker (ACLs, features, quorum).
+pub fn broker_files(
+    stack: &Stack,
+    props: &ServerProperties,
+    node: NodeId,
+    creds: &Credentials,
+    cluster_id: &str,
+    flavor: Flavor,
+) -> Vec<ConfigFile> {
+    let mut files = vec![
+        ConfigFile::new("server.properties", props.render(node)),
+        ConfigFile::secret(JAAS_FILE, render_jaas(stack, creds)),
+    ];
+    if stack.kafka.is_kraft() {
+        let mut script = format!(
+            "set -eu\n# Formats the log directory once (cluster {cluster_id}), with every SCRAM credential; a\n# restarted or upgraded node keeps its formatted volume.\n{} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted",
+            tool(flavor, "kafka-storage")
+        );
+        for (user, secret) in creds.iter() {
+            let file = format!("{user}.password");
+            files.push(ConfigFile::secret(&file, secret.expose().to_owned()));
+            script.push_str(&format!(
+                " \\\n  --add-scram \"{SCRAM}=[name={user},password=$(cat {CONFIG_DIR}/{file})]\""
+            ));
+        }
+        script.push_str(&format!(
+            "\nexec {} {CONFIG_DIR}/server.properties\n",
+            tool(flavor, "kafka-server-start")
+        ));
+        files.push(ConfigFile::new(START_SCRIPT, script));
+        files.push(ConfigFile::secret(
+            ADMIN_CLIENT_FILE,
+            admin_client_properties(creds),
+        ));
+    }
+    files
+}
+
+/// Start script of a KRaft node.
+pub const START_SCRIPT: &str = "start.sh";
+/// Client settings of the harness's admin, for the tools run inside a KRaft broker.
+pub const ADMIN_CLIENT_FILE: &str = "admin-client.properties";
+
+fn admin_client_properties(creds: &Credentials) -> String {
     let password = creds
         .password(ADMIN_USER)
         .map(|s| s.expose().to_owned())
         .unwrap_or_default();
     format!(
-        "KafkaServer {{\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\";\n}};\n"
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism={SCRAM}\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{ADMIN_USER}\" password=\"{password}\";\n"
     )
 }
 
-pub const JAAS_FILE: &str = "kafka_server_jaas.conf";
+/// A tool run inside a KRaft broker against the cluster, as the harness's admin.
+pub fn admin_tool(flavor: Flavor, name: &str, node: NodeId, args: &[&str]) -> Vec<String> {
+    let mut cmd = vec![
+        tool(flavor, name),
+        "--bootstrap-server".to_owned(),
+        format!("{node}:{INTERNAL_PORT}"),
+        "--command-config".to_owned(),
+        format!("{CONFIG_DIR}/{ADMIN_CLIENT_FILE}"),
+    ];
+    cmd.extend(args.iter().map(|a| (*a).to_owned()));
+    cmd
+}
 
-pub fn broker_files(
-    props: &ServerProperties,
-    node: NodeId,
-    creds: &Credentials,
-) -> Vec<ConfigFile> {
-    vec![
-        ConfigFile::new("server.properties", props.render(node)),
-        ConfigFile::secret(JAAS_FILE, render_jaas(creds)),
-    ]
+/// `kafka-acls` arguments adding each declared ACL (KRaft: run through a broker).
+pub fn acl_commands(stack: &Stack) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for user in &stack.users {
+        for acl in &user.acls {
+            let mut args = vec![
+                "--add".to_owned(),
+                "--allow-principal".to_owned(),
+                format!("User:{}", user.name),
+            ];
+            for o in &acl.operations {
+                args.extend(["--operation".to_owned(), o.kafka_name().to_owned()]);
+            }
+            match &acl.resource {
+                Resource::Topic(t) => args.extend(["--topic".to_owned(), t.clone()]),
+                Resource::Group(g) => args.extend(["--group".to_owned(), g.clone()]),
+                Resource::Cluster => args.push("--cluster".to_owned()),
+            }
+            if acl.prefixed {
+                args.extend(["--resource-pattern-type".to_owned(), "prefixed".to_owned()]);
+            }
+            out.push((user.name.clone(), args));
+        }
+    }
+    out
+}
+
+/// A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's `Uuid`).
+pub fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes: [u8; 16] = rand::random();
+    let mut out = String::with_capacity(22);
+    let mut bits = 0u32;
+    let mut n = 0;
+    for b in bytes {
+        bits = (bits << 8) | u32::from(b);
+        n += 8;
+        while n >= 6 {
+            n -= 6;
+            out.push(char::from(ALPHABET[((bits >> n) & 63) as usize]));
+        }
+    }
+    if n > 0 {
+        out.push(char::from(ALPHABET[((bits << (6 - n)) & 63) as usize]));
+    }
+    out
 }
 
 pub fn broker_env(stack: &Stack) -> Vec<(String, String)> {
@@ -242,7 +461,7 @@ pub fn broker_env(stack: &Stack) -> Vec<(String, String)> {
 }
 
 /// Path of a Kafka tool inside an image of the given flavor.
-fn tool(flavor: Flavor, name: &str) -> String {
+pub fn tool(flavor: Flavor, name: &str) -> String {
     match flavor {
         Flavor::Harness => name.to_owned(),
         Flavor::Apache => format!("/opt/kafka/bin/{name}.sh"),
@@ -252,11 +471,15 @@ fn tool(flavor: Flavor, name: &str) -> String {
     }
 }
 
-pub fn command(flavor: Flavor) -> Vec<String> {
-    vec![
-        tool(flavor, "kafka-server-start"),
-        format!("{CONFIG_DIR}/server.properties"),
-    ]
+pub fn command(stack: &Stack, flavor: Flavor) -> Vec<String> {
+    if stack.kafka.is_kraft() {
+        vec!["sh".to_owned(), format!("{CONFIG_DIR}/{START_SCRIPT}")]
+    } else {
+        vec![
+            tool(flavor, "kafka-server-start"),
+            format!("{CONFIG_DIR}/server.properties"),
+        ]
+    }
 }
 
 /// The files and command of the one-shot container that writes every user's SCRAM credential and

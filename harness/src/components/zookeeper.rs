@@ -8,10 +8,14 @@ pub const DATA_DIR: &str = "/var/lib/zookeeper/data";
 
 /// The connection string brokers use, on the run's docker network.
 pub fn connect_string(stack: &Stack) -> String {
-    (1..=stack.zookeeper.nodes)
+    (1..=nodes(stack))
         .map(|n| format!("{}:{CLIENT_PORT}", NodeId::ZooKeeper(n)))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+fn nodes(stack: &Stack) -> u8 {
+    stack.zookeeper.as_ref().map_or(0, |z| z.nodes)
 }
 
 pub fn render_zoo_cfg(stack: &Stack) -> String {
@@ -28,11 +32,11 @@ pub fn render_zoo_cfg(stack: &Stack) -> String {
          autopurge.purgeInterval=1\n",
         stack.name
     );
-    if stack.zookeeper.nodes > 1 {
+    if nodes(stack) > 1 {
         // Containers resolve peers by name only once those peers exist; listening on all
         // addresses keeps an ensemble that starts together from racing its own DNS entries.
         out.push_str("quorumListenOnAllIPs=true\n");
-        for n in 1..=stack.zookeeper.nodes {
+        for n in 1..=nodes(stack) {
             out.push_str(&format!(
                 "server.{n}={}:2888:3888;{CLIENT_PORT}\n",
                 NodeId::ZooKeeper(n)

@@ -70,23 +70,19 @@ pub struct PlannedTopic {
 impl Plan {
     pub fn of(s: &Scenario) -> Self {
         let stack = &s.stack;
-        let zookeeper = (1..=stack.zookeeper.nodes).map(|n| {
-            PlannedNode::new(
-                NodeId::ZooKeeper(n),
-                "zookeeper",
-                stack.zookeeper.version,
-                &stack.zookeeper.image,
-            )
-        });
-        let kafka = (1..=stack.kafka.brokers).map(|n| {
-            PlannedNode::new(
-                NodeId::Kafka(n),
-                "kafka",
-                stack.kafka.version,
-                &stack.kafka.image,
-            )
-        });
-        let nodes = zookeeper.chain(kafka).collect();
+        let nodes = stack
+            .nodes()
+            .into_iter()
+            .map(|node| match (node, &stack.zookeeper) {
+                (NodeId::ZooKeeper(_), Some(zk)) => {
+                    PlannedNode::new(node, "zookeeper", zk.version, &zk.image)
+                }
+                (NodeId::Controller(_), _) => {
+                    PlannedNode::new(node, "controller", stack.kafka.version, &stack.kafka.image)
+                }
+                _ => PlannedNode::new(node, "kafka", stack.kafka.version, &stack.kafka.image),
+            })
+            .collect();
         let mut users = vec![PlannedUser {
             name: ADMIN_USER.to_owned(),
             acls: vec!["super user (the harness itself; brokers between themselves)".to_owned()],
@@ -116,7 +112,7 @@ impl Plan {
             }
         }));
         // Port 0 stands for the port picked at run time.
-        let props = kafka::server_properties(stack, 1, 0, None);
+        let props = kafka::server_properties(stack, NodeId::Kafka(1), 0, None);
         let overridden = props
             .overridden
             .into_iter()

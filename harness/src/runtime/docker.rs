@@ -296,6 +296,44 @@ impl Docker {
         }
     }
 
+    /// Runs `cmd` inside a running container and returns its exit code and output (stdout and
+    /// stderr interleaved). Used for the admin tools a running broker carries (ACLs, features).
+    pub async fn exec(&self, name: &str, cmd: &[String]) -> Result<(i64, String), DockerError> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let created = self
+            .api
+            .create_exec(
+                name,
+                CreateExecOptions {
+                    cmd: Some(cmd.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(api(format!("exec in {name}")))?;
+        let mut out = String::new();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .api
+            .start_exec(&created.id, None)
+            .await
+            .map_err(api(format!("exec in {name}")))?
+        {
+            while let Some(Ok(chunk)) = output.next().await {
+                out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let code = self
+            .api
+            .inspect_exec(&created.id)
+            .await
+            .map_err(api(format!("exec in {name}")))?
+            .exit_code
+            .unwrap_or(-1);
+        Ok((code, out))
+    }
+
     /// The last `lines` lines the container wrote, stdout and stderr interleaved.
     pub async fn log_tail(&self, name: &str, lines: usize) -> String {
         let opts = LogsOptionsBuilder::new()

@@ -27,14 +27,12 @@ pub fn images_dir() -> PathBuf {
 
 /// (component, version, image) of every image a stack starts with.
 pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
-    vec![
-        (
-            "zookeeper",
-            stack.zookeeper.version,
-            stack.zookeeper.image.clone(),
-        ),
-        ("kafka", stack.kafka.version, stack.kafka.image.clone()),
-    ]
+    let mut out = Vec::new();
+    if let Some(zk) = &stack.zookeeper {
+        out.push(("zookeeper", zk.version, zk.image.clone()));
+    }
+    out.push(("kafka", stack.kafka.version, stack.kafka.image.clone()));
+    out
 }
 
 /// The stack's images plus those its rolling upgrades move to, so nothing is built mid-run.
@@ -43,13 +41,13 @@ pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, Version, ImageRef)> 
     let mut out = needed(stack);
     for step in &scenario.steps {
         if let Step::RollingUpgrade { component, to, .. } = step {
-            let base = match component {
-                Component::Kafka => &stack.kafka.image,
-                Component::ZooKeeper => &stack.zookeeper.image,
+            let base = match (component, &stack.zookeeper) {
+                (Component::ZooKeeper, Some(zk)) => &zk.image,
+                _ => &stack.kafka.image,
             };
             let image = base.for_version(*component, *to);
             if !out.iter().any(|(_, _, i)| *i == image) {
-                out.push((component.name(), *to, image));
+                out.push((component.image_name(), *to, image));
             }
         }
     }
@@ -74,7 +72,12 @@ pub async fn ensure_all(
     for (component, version, image) in &images {
         let (component, version) = (*component, *version);
         let reference = image.reference().to_owned();
-        if !force && docker.image_exists(&reference).await {
+        let present = match image {
+            // Built images must also come from the current recipe (build.sh labels them).
+            ImageRef::Built { .. } => is_current(component, version).await,
+            ImageRef::Upstream { .. } => docker.image_exists(&reference).await,
+        };
+        if !force && present {
             continue;
         }
         match image {
@@ -94,6 +97,19 @@ pub async fn ensure_all(
         }
     }
     Ok(())
+}
+
+/// Whether the harness's own image of `component` at `version` exists and was built from the
+/// recipe in this checkout (`build.sh --check`).
+async fn is_current(component: &str, version: Version) -> bool {
+    tokio::process::Command::new("bash")
+        .arg(images_dir().join("build.sh"))
+        .args(["--check", component, &version.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
 }
 
 async fn build(

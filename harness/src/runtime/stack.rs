@@ -1,6 +1,8 @@
-//! Bringing a stack up along its dependency graph — ZooKeeper, then the SCRAM/ACL bootstrap, then
-//! the brokers — starting what can start in parallel, and calling a node ready only once it answers
-//! a real request.
+//! Bringing a stack up along its dependency graph, starting what can start in parallel, and calling
+//! a node ready only once it answers a real request.
+//! - ZooKeeper mode: ZooKeeper, then the SCRAM/ACL bootstrap, then the brokers.
+//! - KRaft mode: controllers and brokers together (each formats its storage with the SCRAM
+//!   credentials first), then the ACLs through a broker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -47,6 +49,12 @@ pub enum StartError {
     },
     #[error("writing SCRAM credentials and ACLs into ZooKeeper failed (exit code {code})\n--- last lines of its log ---\n{log}")]
     Bootstrap { code: i64, log: String },
+    #[error("{what} failed (exit code {code}): {output}")]
+    AdminTool {
+        what: String,
+        code: i64,
+        output: String,
+    },
     #[error("creating topics: {0}")]
     Topics(String),
 }
@@ -127,6 +135,8 @@ pub struct RunningStack {
     pub kafka_ports: BTreeMap<u8, u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
+    /// KRaft: the cluster id every node's storage was formatted with.
+    pub cluster_id: String,
     /// What each node runs now; rolling upgrades change it.
     nodes: Mutex<BTreeMap<NodeId, NodeImage>>,
 }
@@ -185,8 +195,16 @@ impl RunningStack {
         timeout: Duration,
         progress: &Progress,
     ) -> Result<(), StartError> {
-        self.run.docker.start(&self.run.container(node)).await?;
-        self.wait_ready(node, timeout).await?;
+        if matches!(node, NodeId::Controller(_)) {
+            // Its log already says it started before; only a new line counts.
+            let name = self.run.container(node);
+            let baseline = started_count(&self.run, &name).await;
+            self.run.docker.start(&name).await?;
+            wait_controller(&self.run, node, baseline, timeout).await?;
+        } else {
+            self.run.docker.start(&self.run.container(node)).await?;
+            self.wait_ready(node, timeout).await?;
+        }
         progress.say(format!("{node} is back"));
         Ok(())
     }
@@ -196,11 +214,13 @@ impl RunningStack {
             NodeId::ZooKeeper(n) => {
                 wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
             }
+            // A new container: its first start is the one to wait for.
+            NodeId::Controller(_) => wait_controller(&self.run, node, 0, timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
                     &self.run,
-                    n,
+                    node,
                     1,
                     self.kafka_ports[&n],
                     &self.admin(),
@@ -223,14 +243,12 @@ impl RunningStack {
         node_timeout: Duration,
         progress: &Progress,
     ) -> Result<Vec<NodeUpgrade>, (StartError, Vec<NodeUpgrade>)> {
-        let targets: Vec<NodeId> = match component {
-            Component::ZooKeeper => self
-                .zookeeper_ports
-                .keys()
-                .map(|&n| NodeId::ZooKeeper(n))
-                .collect(),
-            Component::Kafka => self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)).collect(),
-        };
+        let targets: Vec<NodeId> = self
+            .stack
+            .nodes()
+            .into_iter()
+            .filter(|n| n.component() == component)
+            .collect();
         let mut done = Vec::new();
         let mut last_in_sync: Option<Instant> = None;
         for node in targets {
@@ -313,15 +331,16 @@ impl RunningStack {
             NodeId::ZooKeeper(n) => {
                 zookeeper_spec(&self.run, &self.stack, n, self.zookeeper_ports[&n], image)
             }
-            NodeId::Kafka(n) => {
+            NodeId::Controller(_) | NodeId::Kafka(_) => {
                 kafka_spec(
                     &self.run,
                     &self.stack,
-                    n,
-                    self.kafka_ports[&n],
+                    node,
+                    self.kafka_port(node),
                     image,
                     pin,
                     &self.creds,
+                    &self.cluster_id,
                 )
                 .0
             }
@@ -331,7 +350,108 @@ impl RunningStack {
         if matches!(node, NodeId::Kafka(_)) {
             self.wait_in_sync(node, timeout).await?;
         }
+        if self.stack.kafka.voters().contains(&node) {
+            self.wait_voter_caught_up(node, timeout).await?;
+        }
         Ok(())
+    }
+
+    /// The published port of a broker (0 for a controller, which publishes none).
+    fn kafka_port(&self, node: NodeId) -> u16 {
+        match node {
+            NodeId::Kafka(n) => self.kafka_ports.get(&n).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// Runs a Kafka admin tool inside a running broker other than `avoid`, as the harness's admin
+    /// (KRaft stacks, whose brokers carry the admin client settings).
+    pub async fn admin_tool(
+        &self,
+        tool: &str,
+        args: &[&str],
+        avoid: Option<NodeId>,
+    ) -> Result<String, StartError> {
+        let mut last = None;
+        for &n in self.kafka_ports.keys() {
+            let node = NodeId::Kafka(n);
+            if Some(node) == avoid {
+                continue;
+            }
+            let name = self.run.container(node);
+            if self.run.docker.exit_code(&name).await.ok() != Some(None) {
+                continue; // not running
+            }
+            let flavor = flavor(&self.node_image(node).image);
+            let cmd = kafka::admin_tool(flavor, tool, node, args);
+            let (code, output) = self.run.docker.exec(&name, &cmd).await?;
+            if code == 0 {
+                return Ok(output);
+            }
+            last = Some(StartError::AdminTool {
+                what: format!("{tool} {}", args.join(" ")),
+                code,
+                output: self.creds.redact(output.trim()),
+            });
+        }
+        Err(last.unwrap_or_else(|| StartError::AdminTool {
+            what: tool.to_owned(),
+            code: -1,
+            output: "no running broker to run it in".to_owned(),
+        }))
+    }
+
+    /// Waits until a KRaft voter has caught up with the quorum leader's log (lag 0, as
+    /// `kafka-metadata-quorum describe --replication` reports it).
+    async fn wait_voter_caught_up(
+        &self,
+        node: NodeId,
+        timeout: Duration,
+    ) -> Result<(), StartError> {
+        let id = node.kafka_id().to_string();
+        wait_until(&self.run, node, timeout, || {
+            let id = id.clone();
+            async move {
+                let out = self
+                    .admin_tool(
+                        "kafka-metadata-quorum",
+                        &["describe", "--replication"],
+                        Some(node),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match quorum_lag(&out, &id) {
+                    Some(0) => Ok(()),
+                    Some(lag) => Err(format!(
+                        "voter {id} lags the quorum leader by {lag} record(s)"
+                    )),
+                    None => Err(format!(
+                        "voter {id} not in the quorum's replication status yet"
+                    )),
+                }
+            }
+        })
+        .await
+    }
+
+    /// KRaft: finalizes `metadata.version` of release `to` ("4.1") and returns the level the cluster
+    /// reports afterwards (e.g. "4.1-IV1").
+    pub async fn bump_metadata_version(&self, to: &str) -> Result<String, StartError> {
+        self.admin_tool("kafka-features", &["upgrade", "--metadata", to], None)
+            .await?;
+        self.metadata_version().await
+    }
+
+    /// The finalized `metadata.version` the cluster reports.
+    pub async fn metadata_version(&self) -> Result<String, StartError> {
+        let out = self
+            .admin_tool("kafka-features", &["describe"], None)
+            .await?;
+        finalized_level(&out, "metadata.version").ok_or_else(|| StartError::AdminTool {
+            what: "kafka-features describe".to_owned(),
+            code: 0,
+            output: format!("no finalized metadata.version in: {}", out.trim()),
+        })
     }
 
     /// Waits until no partition of the cluster is under-replicated.
@@ -361,7 +481,7 @@ impl RunningStack {
                     .map(|v| v.split(['-', ',']).next().unwrap_or(v).trim().to_owned())
                     .ok_or_else(|| "srvr did not say".to_owned())
             }
-            NodeId::Kafka(_) => {
+            NodeId::Controller(_) | NodeId::Kafka(_) => {
                 let log = self
                     .run
                     .docker
@@ -378,12 +498,7 @@ impl RunningStack {
 
     /// Every node's self-reported version.
     pub async fn read_versions(&self) -> BTreeMap<String, String> {
-        let nodes: Vec<NodeId> = self
-            .zookeeper_ports
-            .keys()
-            .map(|&n| NodeId::ZooKeeper(n))
-            .chain(self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)))
-            .collect();
+        let nodes = self.stack.nodes();
         let mut out = BTreeMap::new();
         for node in nodes {
             let v = self
@@ -422,37 +537,175 @@ pub async fn start(
         .create_network(&run.network(), &run.labels(None))
         .await?;
 
+    let zk_nodes = stack.zookeeper.as_ref().map_or(0, |z| z.nodes);
     let mut ports =
-        free_ports(usize::from(stack.zookeeper.nodes) + usize::from(stack.kafka.brokers))
-            .into_iter();
-    let zookeeper_ports: BTreeMap<u8, u16> = (1..=stack.zookeeper.nodes)
+        free_ports(usize::from(zk_nodes) + usize::from(stack.kafka.brokers)).into_iter();
+    let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
         .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
     let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers)
         .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
+    let cluster_id = kafka::new_cluster_id();
 
-    // ZooKeeper ensemble: all nodes together, since a quorum needs its peers.
+    if let Some(zk) = &stack.zookeeper {
+        start_zookeeper(run, stack, zk, &zookeeper_ports, &creds, progress).await?;
+    }
+
+    let kraft = stack.kafka.is_kraft();
+    let controllers = stack.kafka.dedicated_controllers();
+    progress.say(format!(
+        "starting Kafka {} ({} broker(s){}, SASL_PLAINTEXT/{}, ACLs on)",
+        stack.kafka.version,
+        stack.kafka.brokers,
+        match (kraft, controllers) {
+            (false, _) => ", ZooKeeper mode".to_owned(),
+            (true, 0) => ", KRaft, every broker also a controller".to_owned(),
+            (true, n) => format!(", KRaft, {n} dedicated controller(s)"),
+        },
+        kafka::SCRAM
+    ));
+    let kafka_nodes: Vec<NodeId> = stack
+        .nodes()
+        .into_iter()
+        .filter(|n| !matches!(n, NodeId::ZooKeeper(_)))
+        .collect();
+    let port_of = |node: NodeId| match node {
+        NodeId::Kafka(n) => kafka_ports[&n],
+        _ => 0,
+    };
+    let mut overridden = Vec::new();
+    try_join_all(kafka_nodes.iter().map(|&node| {
+        let (spec, props) = kafka_spec(
+            run,
+            stack,
+            node,
+            port_of(node),
+            &stack.kafka.image,
+            None,
+            &creds,
+            &cluster_id,
+        );
+        if node == NodeId::Kafka(1) {
+            overridden.clone_from(&props.overridden);
+        }
+        async move { create_and_start(run, &spec).await }
+    }))
+    .await?;
+    for o in &overridden {
+        progress.say(format!(
+            "  overrode {} from {:?} ({} -> {})",
+            o.key, o.from, o.user_value, o.harness_value
+        ));
+    }
+    let admin = Auth::Scram {
+        user: ADMIN_USER.to_owned(),
+        password: creds
+            .password(ADMIN_USER)
+            .cloned()
+            .unwrap_or_else(crate::secrets::Secret::generate),
+    };
+    try_join_all(kafka_nodes.iter().map(|&node| {
+        let admin = admin.clone();
+        async move {
+            match node {
+                NodeId::Controller(_) => {
+                    wait_controller(run, node, 0, stack.kafka.start_timeout).await
+                }
+                _ => {
+                    wait_broker(
+                        run,
+                        node,
+                        usize::from(stack.kafka.brokers),
+                        port_of(node),
+                        &admin,
+                        stack.kafka.start_timeout,
+                    )
+                    .await
+                }
+            }
+        }
+    }))
+    .await?;
+    progress.say(format!(
+        "all {} broker(s) registered and answering",
+        stack.kafka.brokers
+    ));
+
+    let mut nodes: BTreeMap<NodeId, NodeImage> = BTreeMap::new();
+    for node in stack.nodes() {
+        let (image, version) = match (node, &stack.zookeeper) {
+            (NodeId::ZooKeeper(_), Some(zk)) => (zk.image.clone(), zk.version),
+            _ => (stack.kafka.image.clone(), stack.kafka.version),
+        };
+        nodes.insert(
+            node,
+            NodeImage {
+                image,
+                version,
+                pin_protocol: None,
+            },
+        );
+    }
+    let running = RunningStack {
+        run: run.clone(),
+        stack: stack.clone(),
+        creds,
+        zookeeper_ports,
+        kafka_ports,
+        overridden,
+        cluster_id,
+        nodes: Mutex::new(nodes),
+    };
+    if kraft {
+        let acls = kafka::acl_commands(stack);
+        if !acls.is_empty() {
+            progress.say(format!(
+                "creating {} ACL(s) through kafka-1 (StandardAuthorizer)",
+                acls.len()
+            ));
+        }
+        for (_, args) in &acls {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            running.admin_tool("kafka-acls", &args, None).await?;
+        }
+        if let Ok(level) = running.metadata_version().await {
+            progress.say(format!("metadata.version {level}"));
+        }
+    }
+    Ok(running)
+}
+
+/// The ZooKeeper ensemble, then the one-shot container writing credentials and ACLs into it.
+async fn start_zookeeper(
+    run: &Run,
+    stack: &Stack,
+    zk: &crate::scenario::ZooKeeperSpec,
+    zookeeper_ports: &BTreeMap<u8, u16>,
+    creds: &Credentials,
+    progress: &Progress,
+) -> Result<(), StartError> {
+    // All nodes together, since a quorum needs its peers.
     progress.say(format!(
         "starting ZooKeeper {} ({} node(s))",
-        stack.zookeeper.version, stack.zookeeper.nodes
+        zk.version, zk.nodes
     ));
     try_join_all(zookeeper_ports.iter().map(|(&n, &port)| {
-        let spec = zookeeper_spec(run, stack, n, port, &stack.zookeeper.image);
+        let spec = zookeeper_spec(run, stack, n, port, &zk.image);
         async move { create_and_start(run, &spec).await }
     }))
     .await?;
     try_join_all(
         zookeeper_ports
             .iter()
-            .map(|(&n, &port)| wait_zookeeper(run, stack, n, port, stack.zookeeper.start_timeout)),
+            .map(|(&n, &port)| wait_zookeeper(run, stack, n, port, zk.start_timeout)),
     )
     .await?;
     progress.say("ZooKeeper is serving");
 
     // Credentials before brokers: a broker authenticates to its peers with SCRAM from its first second.
     let k_flavor = flavor(&stack.kafka.image);
-    let (files, cmd) = kafka::bootstrap(stack, k_flavor, &creds);
+    let (files, cmd) = kafka::bootstrap(stack, k_flavor, creds);
     let bootstrap_name = format!("kh-{}-bootstrap", run.id);
     progress.say(format!(
         "writing SCRAM credentials for {} user(s) and their ACLs into ZooKeeper",
@@ -478,84 +731,16 @@ pub async fn start(
         return Err(StartError::Bootstrap { code, log });
     }
     run.docker.remove_container(&bootstrap_name).await?;
-
-    progress.say(format!(
-        "starting Kafka {} ({} broker(s), SASL_PLAINTEXT/{}, ACLs on)",
-        stack.kafka.version,
-        stack.kafka.brokers,
-        kafka::SCRAM
-    ));
-    let mut overridden = Vec::new();
-    try_join_all(kafka_ports.iter().map(|(&n, &port)| {
-        let (spec, props) = kafka_spec(run, stack, n, port, &stack.kafka.image, None, &creds);
-        if n == 1 {
-            overridden.clone_from(&props.overridden);
-        }
-        async move { create_and_start(run, &spec).await }
-    }))
-    .await?;
-    for o in &overridden {
-        progress.say(format!(
-            "  overrode {} from {:?} ({} -> {})",
-            o.key, o.from, o.user_value, o.harness_value
-        ));
-    }
-    let admin = Auth::Scram {
-        user: ADMIN_USER.to_owned(),
-        password: creds
-            .password(ADMIN_USER)
-            .cloned()
-            .unwrap_or_else(crate::secrets::Secret::generate),
-    };
-    try_join_all(kafka_ports.iter().map(|(&n, &port)| {
-        wait_broker(
-            run,
-            n,
-            usize::from(stack.kafka.brokers),
-            port,
-            &admin,
-            stack.kafka.start_timeout,
-        )
-    }))
-    .await?;
-    progress.say(format!(
-        "all {} broker(s) registered and answering",
-        stack.kafka.brokers
-    ));
-
-    let nodes = zookeeper_ports
-        .keys()
-        .map(|&n| {
-            let img = NodeImage {
-                image: stack.zookeeper.image.clone(),
-                version: stack.zookeeper.version,
-                pin_protocol: None,
-            };
-            (NodeId::ZooKeeper(n), img)
-        })
-        .chain(kafka_ports.keys().map(|&n| {
-            let img = NodeImage {
-                image: stack.kafka.image.clone(),
-                version: stack.kafka.version,
-                pin_protocol: None,
-            };
-            (NodeId::Kafka(n), img)
-        }))
-        .collect();
-    Ok(RunningStack {
-        run: run.clone(),
-        stack: stack.clone(),
-        creds,
-        zookeeper_ports,
-        kafka_ports,
-        overridden,
-        nodes: Mutex::new(nodes),
-    })
+    Ok(())
 }
 
 fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) -> ContainerSpec {
     let node = NodeId::ZooKeeper(n);
     let zk_flavor = flavor(image);
+    let heap = stack
+        .zookeeper
+        .as_ref()
+        .map_or_else(|| "128m".to_owned(), |z| z.heap.clone());
     ContainerSpec {
         name: run.container(node),
         alias: node.to_string(),
@@ -563,8 +748,8 @@ fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) 
         cmd: zookeeper::command(zk_flavor),
         env: vec![
             ("ZOO_MY_ID".into(), n.to_string()),
-            ("JVMFLAGS".into(), format!("-Xmx{}", stack.zookeeper.heap)),
-            ("ZOOKEEPER_HEAP".into(), stack.zookeeper.heap.clone()),
+            ("JVMFLAGS".into(), format!("-Xmx{heap}")),
+            ("ZOOKEEPER_HEAP".into(), heap),
         ],
         labels: run.labels(Some(&node.to_string())),
         network: run.network(),
@@ -579,23 +764,24 @@ fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) 
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn kafka_spec(
     run: &Run,
     stack: &Stack,
-    n: u8,
+    node: NodeId,
     port: u16,
     image: &ImageRef,
     pin_protocol: Option<&str>,
     creds: &Credentials,
+    cluster_id: &str,
 ) -> (ContainerSpec, kafka::ServerProperties) {
-    let node = NodeId::Kafka(n);
     let k_flavor = flavor(image);
-    let props = kafka::server_properties(stack, n, port, pin_protocol);
+    let props = kafka::server_properties(stack, node, port, pin_protocol);
     let spec = ContainerSpec {
         name: run.container(node),
         alias: node.to_string(),
         image: image.reference().to_owned(),
-        cmd: kafka::command(k_flavor),
+        cmd: kafka::command(stack, k_flavor),
         env: kafka::broker_env(stack),
         labels: run.labels(Some(&node.to_string())),
         network: run.network(),
@@ -603,9 +789,14 @@ fn kafka_spec(
             format!("{}-data", run.container(node)),
             kafka::VOLUME_DIR.into(),
         )),
-        publish: vec![(port, kafka::EXTERNAL_PORT)],
+        // Controllers are reached on the docker network only.
+        publish: if port == 0 {
+            vec![]
+        } else {
+            vec![(port, kafka::EXTERNAL_PORT)]
+        },
         user: run_as(k_flavor),
-        files: kafka::broker_files(&props, node, creds),
+        files: kafka::broker_files(stack, &props, node, creds, cluster_id, k_flavor),
         files_owner: owner(k_flavor),
     };
     (spec, props)
@@ -705,7 +896,7 @@ async fn wait_zookeeper(
     port: u16,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let ensemble = stack.zookeeper.nodes > 1;
+    let ensemble = stack.zookeeper.as_ref().is_some_and(|z| z.nodes > 1);
     wait_until(run, NodeId::ZooKeeper(n), timeout, || async move {
         let mode = zookeeper_mode(port).await?;
         match mode.as_str() {
@@ -751,24 +942,57 @@ async fn zookeeper_srvr(port: u16) -> Result<String, String> {
 /// (all of them at start-up; only itself when others may be down on purpose).
 async fn wait_broker(
     run: &Run,
-    n: u8,
+    node: NodeId,
     expected: usize,
     port: u16,
     admin: &Auth,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    wait_until(run, NodeId::Kafka(n), timeout, || {
+    let id = i32::try_from(node.kafka_id()).unwrap_or(i32::MAX);
+    wait_until(run, node, timeout, || {
         let admin = admin.clone();
         async move {
             let md = client::metadata(format!("127.0.0.1:{port}"), admin, Duration::from_secs(5))
                 .await?;
-            if md.brokers.len() >= expected && md.brokers.contains(&i32::from(n)) {
+            if md.brokers.len() >= expected && md.brokers.contains(&id) {
                 Ok(())
             } else {
                 Err(format!(
                     "{} of {expected} brokers registered",
                     md.brokers.len()
                 ))
+            }
+        }
+    })
+    .await
+}
+
+/// The line a KRaft node logs once it serves.
+const KRAFT_STARTED: &str = "Kafka Server started";
+
+/// How often a container's log says its KRaft server started.
+async fn started_count(run: &Run, name: &str) -> usize {
+    let log = run.docker.log_tail(name, 100_000).await;
+    log.lines().filter(|l| l.contains(KRAFT_STARTED)).count()
+}
+
+/// Ready = a controller's log says it started more often than `baseline` times (a restarted
+/// container keeps the lines of its earlier starts). Whether it caught up with the quorum is
+/// checked separately.
+async fn wait_controller(
+    run: &Run,
+    node: NodeId,
+    baseline: usize,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let name = run.container(node);
+    wait_until(run, node, timeout, || {
+        let name = name.clone();
+        async move {
+            if started_count(run, &name).await > baseline {
+                Ok(())
+            } else {
+                Err(format!("its log does not say `{KRAFT_STARTED}` yet"))
             }
         }
     })
@@ -785,4 +1009,53 @@ fn free_ports(count: usize) -> Vec<u16> {
         .iter()
         .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
         .collect()
+}
+
+/// The `Lag` of voter `id` in `kafka-metadata-quorum describe --replication` (columns found by
+/// their header: 3.5-3.8 have no DirectoryId column, 3.9+ do).
+fn quorum_lag(output: &str, id: &str) -> Option<u64> {
+    let mut lines = output.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.find(|l| l.trim_start().starts_with("NodeId"))?;
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    let node_col = cols.iter().position(|c| *c == "NodeId")?;
+    let lag_col = cols.iter().position(|c| *c == "Lag")?;
+    lines.find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(node_col) == Some(&id)).then(|| f.get(lag_col)?.parse().ok())?
+    })
+}
+
+/// `FinalizedVersionLevel` of `feature` in `kafka-features describe`.
+fn finalized_level(output: &str, feature: &str) -> Option<String> {
+    output
+        .lines()
+        .find(|l| l.contains(&format!("Feature: {feature}")))?
+        .split('\t')
+        .chain(std::iter::empty())
+        .flat_map(|f| f.split("  "))
+        .find_map(|f| f.trim().strip_prefix("FinalizedVersionLevel:"))
+        .map(|v| v.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quorum_lag_by_header() {
+        let v39 = "NodeId  DirectoryId             LogEndOffset  Lag  LastFetchTimestamp  LastCaughtUpTimestamp  Status\n101     pqbW9hm6QGyTp1sCgvWjKw  1203          0    1763790000000       1763790000000          Leader\n102     x2bW9hm6QGyTp1sCgvWjKw  1190          13   1763790000000       1763790000000          Follower\n";
+        assert_eq!(super::quorum_lag(v39, "101"), Some(0));
+        assert_eq!(super::quorum_lag(v39, "102"), Some(13));
+        assert_eq!(super::quorum_lag(v39, "103"), None);
+        let v36 = "NodeId\tLogEndOffset\tLag\tLastFetchTimestamp\tLastCaughtUpTimestamp\tStatus\n1\t57\t0\t1\t1\tLeader\n";
+        assert_eq!(super::quorum_lag(v36, "1"), Some(0));
+    }
+
+    #[test]
+    fn finalized_metadata_version() {
+        let out = "Feature: kraft.version\tSupportedMinVersion: 0\tSupportedMaxVersion: 1\tFinalizedVersionLevel: 0\tEpoch: 55\nFeature: metadata.version\tSupportedMinVersion: 3.0-IV1\tSupportedMaxVersion: 3.9-IV0\tFinalizedVersionLevel: 3.9-IV0\tEpoch: 55\n";
+        assert_eq!(
+            super::finalized_level(out, "metadata.version").as_deref(),
+            Some("3.9-IV0")
+        );
+        assert_eq!(super::finalized_level(out, "group.version"), None);
+    }
 }

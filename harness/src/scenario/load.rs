@@ -11,6 +11,9 @@ use super::serde_types::*;
 
 /// Kafka releases whose ZooKeeper mode the harness can run: 3.0 up to the last 3.x (4.0 removed it).
 const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
+/// Kafka releases whose KRaft mode the harness can run: `kafka-storage format --add-scram` (KIP-900)
+/// arrived in 3.5.
+const KAFKA_KRAFT_MODE: (Version, Version) = (Version::new(3, 5, 0), Version::new(5, 0, 0));
 /// ZooKeeper releases whose server and 4lw commands the harness knows.
 const ZOOKEEPER_SUPPORTED: (Version, Version) = (Version::new(3, 5, 0), Version::new(4, 0, 0));
 
@@ -116,60 +119,125 @@ impl<'a> Checker<'a> {
     }
 }
 
+fn zookeeper_spec(c: &mut Checker, zk_path: &KeyPath, raw: ZooKeeperSerde) -> ZooKeeperSpec {
+    let version = c.version(
+        &zk_path.key("version"),
+        &raw.version,
+        ZOOKEEPER_SUPPORTED,
+        "the harness",
+    );
+    if !matches!(raw.nodes, 1 | 3 | 5 | 7) {
+        c.error(
+            &zk_path.key("nodes"),
+            format!(
+                "an ensemble of {} nodes cannot keep a majority well; expected 1, 3, 5 or 7",
+                raw.nodes
+            ),
+        );
+    }
+    let image = image_ref(
+        c,
+        &zk_path.key("image"),
+        raw.image.as_deref(),
+        "zookeeper",
+        version,
+    );
+    ZooKeeperSpec {
+        version,
+        nodes: raw.nodes,
+        image,
+        heap: heap(c, &zk_path.key("heap"), raw.heap, "128m"),
+        start_timeout: c.duration(
+            &zk_path.key("start_timeout"),
+            raw.start_timeout.as_deref(),
+            Duration::from_secs(90),
+        ),
+    }
+}
+
 fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     let raw: StackSerde = source.parse()?;
     let mut c = Checker::new(source);
     let root = KeyPath::root();
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
 
+    let k_path = root.key("kafka");
     let zk_path = root.key("zookeeper");
-    let zk_version = c.version(
-        &zk_path.key("version"),
-        &raw.zookeeper.version,
-        ZOOKEEPER_SUPPORTED,
-        "the harness",
-    );
-    if !matches!(raw.zookeeper.nodes, 1 | 3 | 5 | 7) {
+    let kraft = matches!(raw.kafka.mode, KafkaModeSerde::Kraft);
+    let zookeeper = match (raw.zookeeper, kraft) {
+        (Some(zk), false) => Some(zookeeper_spec(&mut c, &zk_path, zk)),
+        (None, false) => {
+            c.error(
+                &k_path.key("mode"),
+                "ZooKeeper mode needs a `zookeeper:` section (or say `mode: kraft`)",
+            );
+            None
+        }
+        (Some(_), true) => {
+            c.error(
+                &zk_path,
+                "a KRaft stack has no ZooKeeper; remove this section (or say `mode: zookeeper`)",
+            );
+            None
+        }
+        (None, true) => None,
+    };
+    let k_version = if kraft {
+        c.version(
+            &k_path.key("version"),
+            &raw.kafka.version,
+            KAFKA_KRAFT_MODE,
+            "KRaft mode with SCRAM formatted into storage",
+        )
+    } else {
+        c.version(
+            &k_path.key("version"),
+            &raw.kafka.version,
+            KAFKA_ZK_MODE,
+            "ZooKeeper mode (removed in Kafka 4.0)",
+        )
+    };
+    let mode = match (kraft, raw.kafka.controllers) {
+        (false, None) => KafkaMode::ZooKeeper,
+        (false, Some(_)) => {
+            c.error(
+                &k_path.key("controllers"),
+                "`controllers` is for KRaft stacks; add `mode: kraft` or remove it",
+            );
+            KafkaMode::ZooKeeper
+        }
+        (true, None) => KafkaMode::Kraft(Controllers::Combined),
+        (true, Some(ControllersSerde::Named(w))) if w == "combined" => {
+            KafkaMode::Kraft(Controllers::Combined)
+        }
+        (true, Some(ControllersSerde::Named(w))) => {
+            c.error(
+                &k_path.key("controllers"),
+                format!(
+                    "`{w}`: expected `combined` or a number of dedicated controllers (1, 3 or 5)"
+                ),
+            );
+            KafkaMode::Kraft(Controllers::Combined)
+        }
+        (true, Some(ControllersSerde::Dedicated(n))) => {
+            if !matches!(n, 1 | 3 | 5) {
+                c.error(
+                    &k_path.key("controllers"),
+                    format!("a quorum of {n} controllers cannot keep a majority well; expected 1, 3 or 5"),
+                );
+            }
+            KafkaMode::Kraft(Controllers::Dedicated(n))
+        }
+    };
+    if mode == KafkaMode::Kraft(Controllers::Combined) && !matches!(raw.kafka.brokers, 1 | 3 | 5) {
         c.error(
-            &zk_path.key("nodes"),
+            &k_path.key("brokers"),
             format!(
-                "an ensemble of {} nodes cannot keep a majority well; expected 1, 3, 5 or 7",
-                raw.zookeeper.nodes
+                "with combined controllers every broker is a voter, and {} voters cannot keep a majority well; use 1, 3 or 5 brokers or dedicated `controllers`",
+                raw.kafka.brokers
             ),
         );
     }
-    let zk_image = image_ref(
-        &mut c,
-        &zk_path.key("image"),
-        raw.zookeeper.image.as_deref(),
-        "zookeeper",
-        zk_version,
-    );
-    let zookeeper = ZooKeeperSpec {
-        version: zk_version,
-        nodes: raw.zookeeper.nodes,
-        image: zk_image,
-        heap: heap(&mut c, &zk_path.key("heap"), raw.zookeeper.heap, "128m"),
-        start_timeout: c.duration(
-            &zk_path.key("start_timeout"),
-            raw.zookeeper.start_timeout.as_deref(),
-            Duration::from_secs(90),
-        ),
-    };
-
-    let k_path = root.key("kafka");
-    if matches!(raw.kafka.mode, KafkaModeSerde::Kraft) {
-        c.error(
-            &k_path.key("mode"),
-            "kraft mode is not supported yet; use `mode: zookeeper` with a 3.x release",
-        );
-    }
-    let k_version = c.version(
-        &k_path.key("version"),
-        &raw.kafka.version,
-        KAFKA_ZK_MODE,
-        "ZooKeeper mode (removed in Kafka 4.0)",
-    );
     if !(1..=9).contains(&raw.kafka.brokers) {
         c.error(
             &k_path.key("brokers"),
@@ -214,6 +282,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     );
     let kafka = KafkaSpec {
         version: k_version,
+        mode,
         brokers: raw.kafka.brokers,
         image: k_image,
         heap: heap(&mut c, &k_path.key("heap"), raw.kafka.heap, "256m"),
@@ -373,10 +442,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     let user_names: Vec<&str> = std::iter::once(ADMIN_USER)
         .chain(stack.users.iter().map(|u| u.name.as_str()))
         .collect();
-    let nodes: Vec<String> = (1..=stack.zookeeper.nodes)
-        .map(|n| NodeId::ZooKeeper(n).to_string())
-        .chain((1..=stack.kafka.brokers).map(|n| NodeId::Kafka(n).to_string()))
-        .collect();
+    let nodes: Vec<String> = stack.nodes().iter().map(NodeId::to_string).collect();
 
     let load = load_section(&mut c, raw.load, &user_names, &topic_names);
     let producer_names: Vec<&str> = load.producers.iter().map(|p| p.name.as_str()).collect();
@@ -426,6 +492,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
 
     let mut steps = Vec::new();
     let step_count = raw.steps.len();
+    // The release brokers and KRaft controllers run at each step, for the ordering checks.
+    let (mut brokers_at, mut controllers_at) = (stack.kafka.version, stack.kafka.version);
     for (i, s) in raw.steps.into_iter().enumerate() {
         let sp = root.key("steps").index(i);
         let user = |c: &mut Checker, kind: &str, name: &str| {
@@ -552,24 +620,50 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             },
             StepKind::RollingUpgrade(u) => {
                 let up = sp.key("rolling_upgrade");
+                let kraft = stack.kafka.is_kraft();
+                let dedicated = stack.kafka.dedicated_controllers() > 0;
+                let mut names = vec!["kafka"];
+                if dedicated {
+                    names.push("controller");
+                }
+                if !kraft {
+                    names.push("zookeeper");
+                }
                 let component = match u.component.as_str() {
                     "kafka" => Component::Kafka,
-                    "zookeeper" => Component::ZooKeeper,
+                    "controller" if dedicated => Component::Controller,
+                    "zookeeper" if !kraft => Component::ZooKeeper,
                     other => {
-                        let hint = did_you_mean(other, ["kafka", "zookeeper"])
+                        let why = match other {
+                            "controller" if kraft => {
+                                " (its controllers are combined with the brokers: roll `kafka`)"
+                            }
+                            "controller" => " (a ZooKeeper-mode stack has no KRaft controllers)",
+                            "zookeeper" => " (a KRaft stack has no ZooKeeper)",
+                            _ => "",
+                        };
+                        let hint = did_you_mean(other, names.iter().copied())
+                            .filter(|s| *s != other)
                             .map(|s| format!("; did you mean `{s}`?"))
                             .unwrap_or_default();
                         c.error(
                             &up.key("component"),
                             format!(
-                                "unknown component `{other}`: expected kafka or zookeeper{hint}"
+                                "unknown component `{other}`{why}: this stack has {}{hint}",
+                                names.join(", ")
                             ),
                         );
                         continue;
                     }
                 };
                 let to = match component {
-                    Component::Kafka => c.version(
+                    Component::Kafka | Component::Controller if kraft => c.version(
+                        &up.key("to"),
+                        &u.to,
+                        KAFKA_KRAFT_MODE,
+                        "KRaft mode with SCRAM formatted into storage",
+                    ),
+                    Component::Kafka | Component::Controller => c.version(
                         &up.key("to"),
                         &u.to,
                         KAFKA_ZK_MODE,
@@ -579,10 +673,35 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         c.version(&up.key("to"), &u.to, ZOOKEEPER_SUPPORTED, "the harness")
                     }
                 };
+                // What each part runs after this step: KRaft brokers may not be newer than
+                // their controllers.
+                match component {
+                    Component::Controller => controllers_at = to,
+                    Component::Kafka => {
+                        if dedicated && to > controllers_at {
+                            c.error(
+                                &up.key("to"),
+                                format!(
+                                    "brokers cannot run a newer release than their controllers ({controllers_at}); upgrade the controllers first: `rolling_upgrade: {{ component: controller, to: \"{to}\" }}`"
+                                ),
+                            );
+                        }
+                        brokers_at = to;
+                        if !dedicated {
+                            controllers_at = to;
+                        }
+                    }
+                    Component::ZooKeeper => {}
+                }
                 if let Some(pin) = &u.pin_protocol {
                     let ok = pin.split('.').count() >= 2
                         && pin.split('.').take(2).all(|p| p.parse::<u32>().is_ok());
-                    if component != Component::Kafka {
+                    if kraft {
+                        c.error(
+                            &up.key("pin_protocol"),
+                            "KRaft brokers have no inter.broker.protocol.version; finish a KRaft upgrade with a `bump_metadata_version` step",
+                        );
+                    } else if component != Component::Kafka {
                         c.error(
                             &up.key("pin_protocol"),
                             "only brokers have an inter-broker protocol to pin",
@@ -602,6 +721,42 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         &up.key("node_timeout"),
                         u.node_timeout.as_deref(),
                         Duration::from_secs(180),
+                    ),
+                }
+            }
+            StepKind::BumpMetadataVersion(b) => {
+                let bp = sp.key("bump_metadata_version");
+                if !stack.kafka.is_kraft() {
+                    c.error(
+                        &bp,
+                        "metadata.version belongs to KRaft; in ZooKeeper mode a second roll without `pin_protocol` finishes the upgrade",
+                    );
+                    continue;
+                }
+                let running = Version::new(brokers_at.major, brokers_at.minor, 0)
+                    .min(Version::new(controllers_at.major, controllers_at.minor, 0));
+                let to =
+                    b.to.unwrap_or_else(|| format!("{}.{}", running.major, running.minor));
+                match format!("{to}.0").parse::<Version>() {
+                    Ok(v) if v > running => c.error(
+                        &bp.key("to"),
+                        format!(
+                            "metadata.version {to} needs every node on {to} or later; the stack runs {}.{} at this step",
+                            running.major, running.minor
+                        ),
+                    ),
+                    Ok(_) => {}
+                    Err(_) => c.error(
+                        &bp.key("to"),
+                        format!("`{to}` is not a release line; expected e.g. \"4.1\""),
+                    ),
+                }
+                Step::BumpMetadataVersion {
+                    to,
+                    timeout: c.duration(
+                        &bp.key("timeout"),
+                        b.timeout.as_deref(),
+                        Duration::from_secs(60),
                     ),
                 }
             }

@@ -60,7 +60,7 @@ impl ImageRef {
     pub fn for_version(&self, component: Component, version: Version) -> Self {
         match self {
             Self::Built { .. } => Self::Built {
-                tag: format!("kafka-harness/{}:{version}", component.name()),
+                tag: format!("kafka-harness/{}:{version}", component.image_name()),
             },
             Self::Upstream { reference, flavor } => {
                 let repo = reference
@@ -97,9 +97,38 @@ pub struct Stack {
     pub name: String,
     pub description: Option<String>,
     pub source: PathBuf,
-    pub zookeeper: ZooKeeperSpec,
+    /// Present exactly when the brokers run in ZooKeeper mode.
+    pub zookeeper: Option<ZooKeeperSpec>,
     pub kafka: KafkaSpec,
     pub users: Vec<User>,
+}
+
+impl Stack {
+    /// Every node, in start order: ZooKeeper, dedicated controllers, brokers.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        let zk = self.zookeeper.as_ref().map_or(0, |z| z.nodes);
+        (1..=zk)
+            .map(NodeId::ZooKeeper)
+            .chain((1..=self.kafka.dedicated_controllers()).map(NodeId::Controller))
+            .chain((1..=self.kafka.brokers).map(NodeId::Kafka))
+            .collect()
+    }
+}
+
+/// How the brokers keep their metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaMode {
+    ZooKeeper,
+    Kraft(Controllers),
+}
+
+/// Where the KRaft controller quorum runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controllers {
+    /// Every broker is also a voter of the quorum (`process.roles=broker,controller`).
+    Combined,
+    /// That many controller-only nodes (`process.roles=controller`).
+    Dedicated(u8),
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +143,7 @@ pub struct ZooKeeperSpec {
 #[derive(Debug, Clone)]
 pub struct KafkaSpec {
     pub version: Version,
+    pub mode: KafkaMode,
     pub brokers: u8,
     pub image: ImageRef,
     pub heap: String,
@@ -122,6 +152,35 @@ pub struct KafkaSpec {
     pub overlay: Option<PropertiesFile>,
     /// Inline `config:` of the stack, applied after the overlay.
     pub config: BTreeMap<String, String>,
+}
+
+/// KRaft node ids of dedicated controllers start above every broker id (brokers are 1 to 9).
+pub const CONTROLLER_ID_BASE: u32 = 100;
+
+impl KafkaSpec {
+    pub fn is_kraft(&self) -> bool {
+        matches!(self.mode, KafkaMode::Kraft(_))
+    }
+
+    pub fn dedicated_controllers(&self) -> u8 {
+        match self.mode {
+            KafkaMode::Kraft(Controllers::Dedicated(n)) => n,
+            _ => 0,
+        }
+    }
+
+    /// The voters of the KRaft quorum (empty in ZooKeeper mode).
+    pub fn voters(&self) -> Vec<NodeId> {
+        match self.mode {
+            KafkaMode::ZooKeeper => Vec::new(),
+            KafkaMode::Kraft(Controllers::Combined) => {
+                (1..=self.brokers).map(NodeId::Kafka).collect()
+            }
+            KafkaMode::Kraft(Controllers::Dedicated(n)) => {
+                (1..=n).map(NodeId::Controller).collect()
+            }
+        }
+    }
 }
 
 /// A Java properties file, in file order.
@@ -346,6 +405,8 @@ pub struct Topic {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
     ZooKeeper,
+    /// Dedicated KRaft controllers (their image is Kafka's).
+    Controller,
     Kafka,
 }
 
@@ -353,7 +414,16 @@ impl Component {
     pub fn name(self) -> &'static str {
         match self {
             Self::ZooKeeper => "zookeeper",
+            Self::Controller => "controller",
             Self::Kafka => "kafka",
+        }
+    }
+
+    /// The image repository the component runs from.
+    pub fn image_name(self) -> &'static str {
+        match self {
+            Self::ZooKeeper => "zookeeper",
+            Self::Controller | Self::Kafka => "kafka",
         }
     }
 }
@@ -362,6 +432,9 @@ impl Component {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeId {
     ZooKeeper(u8),
+    /// A dedicated KRaft controller.
+    Controller(u8),
+    /// A broker (in a combined KRaft stack, also a controller).
     Kafka(u8),
 }
 
@@ -369,6 +442,7 @@ impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ZooKeeper(n) => write!(f, "zookeeper-{n}"),
+            Self::Controller(n) => write!(f, "controller-{n}"),
             Self::Kafka(n) => write!(f, "kafka-{n}"),
         }
     }
@@ -378,7 +452,16 @@ impl NodeId {
     pub fn component(self) -> Component {
         match self {
             Self::ZooKeeper(_) => Component::ZooKeeper,
+            Self::Controller(_) => Component::Controller,
             Self::Kafka(_) => Component::Kafka,
+        }
+    }
+
+    /// `node.id` / `broker.id` of a Kafka process.
+    pub fn kafka_id(self) -> u32 {
+        match self {
+            Self::ZooKeeper(n) | Self::Kafka(n) => u32::from(n),
+            Self::Controller(n) => CONTROLLER_ID_BASE + u32::from(n),
         }
     }
 }
@@ -390,6 +473,7 @@ impl FromStr for NodeId {
         let n: u8 = n.parse().map_err(|_| ())?;
         match kind {
             "zookeeper" => Ok(Self::ZooKeeper(n)),
+            "controller" => Ok(Self::Controller(n)),
             "kafka" => Ok(Self::Kafka(n)),
             _ => Err(()),
         }
@@ -429,6 +513,11 @@ pub enum Step {
         /// `inter.broker.protocol.version` during the roll (Kafka only).
         pin_protocol: Option<String>,
         node_timeout: Duration,
+    },
+    /// KRaft: finalize `metadata.version` of the release `to` ("4.1").
+    BumpMetadataVersion {
+        to: String,
+        timeout: Duration,
     },
     Kill(NodeId),
     Start {
@@ -491,6 +580,9 @@ impl Step {
                     .map(|p| format!(" with inter.broker.protocol.version={p}"))
                     .unwrap_or_default();
                 format!("rolling upgrade of {} to {to}{pin}", component.name())
+            }
+            Self::BumpMetadataVersion { to, .. } => {
+                format!("bump metadata.version to {to}")
             }
             Self::Kill(n) => format!("kill -9 {n}"),
             Self::Start { node, .. } => format!("start {node}"),

@@ -17,7 +17,9 @@ pub struct StackSerde {
     /// One line on what production this stack copies.
     #[serde(default)]
     pub description: Option<String>,
-    pub zookeeper: ZooKeeperSerde,
+    /// The ZooKeeper ensemble: required with `kafka.mode: zookeeper`, absent with `kraft`.
+    #[serde(default)]
+    pub zookeeper: Option<ZooKeeperSerde>,
     pub kafka: KafkaSerde,
     #[serde(default)]
     pub security: SecuritySerde,
@@ -49,12 +51,17 @@ pub struct ZooKeeperSerde {
 pub struct KafkaSerde {
     /// Kafka release, e.g. "3.7.2". The image is built from `org.apache.kafka:kafka_2.13` on Maven Central.
     pub version: String,
-    /// How brokers keep metadata. Only `zookeeper` is supported so far.
+    /// How brokers keep metadata: `zookeeper` (3.x releases) or `kraft` (3.5 and later, 4.x).
     #[serde(default)]
     pub mode: KafkaModeSerde,
     /// Number of brokers, 1 to 9.
     #[serde(default = "one")]
     pub brokers: u8,
+    /// KRaft only: where the controller quorum runs. `combined` (the default): every broker is also
+    /// a controller (then 1, 3 or 5 brokers). A number (1, 3 or 5): that many controller-only nodes,
+    /// `controller-1`... SCRAM credentials are formatted into every node's storage.
+    #[serde(default)]
+    pub controllers: Option<ControllersSerde>,
     /// An upstream image to use instead of building one: apache/kafka, confluentinc/cp-kafka or
     /// bitnami/kafka, with a tag.
     #[serde(default)]
@@ -72,6 +79,14 @@ pub struct KafkaSerde {
     /// Broker settings applied after `server_properties`.
     #[serde(default)]
     pub config: BTreeMap<String, PropValue>,
+}
+
+/// `combined` or a number of dedicated controllers.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ControllersSerde {
+    Dedicated(u8),
+    Named(String),
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
@@ -417,6 +432,10 @@ pub struct StepSerde {
     /// stop, same identity and data volume on the new image, then wait until it is back in sync.
     #[serde(default)]
     pub rolling_upgrade: Option<RollingUpgradeSerde>,
+    /// KRaft: raise the finalized `metadata.version` once every node runs the new release (the last
+    /// step of a KRaft upgrade; it cannot be undone).
+    #[serde(default)]
+    pub bump_metadata_version: Option<BumpMetadataSerde>,
     /// SIGKILL a node: no shutdown at all.
     #[serde(default)]
     pub kill: Option<NodeSerde>,
@@ -449,8 +468,21 @@ pub struct StepSerde {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct BumpMetadataSerde {
+    /// The release whose metadata.version to finalize, e.g. "4.1". Omitted: the release the
+    /// brokers run.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// e.g. "60s".
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RollingUpgradeSerde {
-    /// `kafka` or `zookeeper`.
+    /// `kafka`, `controller` (KRaft with dedicated controllers: upgrade them before the brokers) or
+    /// `zookeeper`.
     pub component: String,
     /// The release every node ends on, e.g. "3.9.1" (the same release rolls the nodes again, e.g.
     /// to remove a protocol pin).
@@ -498,6 +530,7 @@ pub enum StepKind {
     Wait(WaitSerde),
     Stop(NodeSerde),
     RollingUpgrade(RollingUpgradeSerde),
+    BumpMetadataVersion(BumpMetadataSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
     Pause(NodeSerde),
@@ -521,6 +554,8 @@ impl StepSerde {
             self.wait.map(StepKind::Wait),
             self.stop.map(StepKind::Stop),
             self.rolling_upgrade.map(StepKind::RollingUpgrade),
+            self.bump_metadata_version
+                .map(StepKind::BumpMetadataVersion),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),
             self.pause.map(StepKind::Pause),

@@ -303,6 +303,34 @@ async fn run_one(
                 evidence,
             ))
         }
+        Step::BumpMetadataVersion { to, timeout } => {
+            let before = running
+                .metadata_version()
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
+            progress.say(format!("  metadata.version {before} -> {to}"));
+            let after = tokio::time::timeout(*timeout, running.bump_metadata_version(to))
+                .await
+                .map_err(|_| {
+                    (
+                        format!(
+                            "metadata.version not finalized within {}",
+                            crate::scenario::format_duration(*timeout)
+                        ),
+                        vec![],
+                    )
+                })?
+                .map_err(|e| (e.to_string(), vec![]))?;
+            let evidence = vec![format!("finalized metadata.version: {before} before, {after} after (read back with kafka-features describe)")];
+            if after.split('-').next() == Some(to.as_str()) {
+                Ok((format!("metadata.version is now {after}"), evidence))
+            } else {
+                Err((
+                    format!("metadata.version reads {after} after the bump to {to}"),
+                    evidence,
+                ))
+            }
+        }
         Step::Kill(node) => {
             let name = running.run.container(*node);
             docker
