@@ -10,6 +10,7 @@ pub mod components;
 pub mod error;
 pub mod load;
 pub mod plan;
+pub mod preflight;
 pub mod probes;
 pub mod progress;
 pub mod report;
