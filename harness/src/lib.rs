@@ -9,6 +9,7 @@ pub mod client;
 pub mod components;
 pub mod error;
 pub mod load;
+pub mod logscan;
 pub mod plan;
 pub mod preflight;
 pub mod probes;

@@ -5,6 +5,7 @@
 //! target calls deprecated, values naming classes the target's classpath lacks, and defaults that
 //! change for keys production leaves alone. Plain functions over the definitions; no I/O here.
 
+pub mod cli;
 pub mod defs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,6 +124,26 @@ pub fn run(s: &Scenario, progress: &crate::progress::Progress) -> Result<Preflig
     Ok(check(&s.stack, &targets(s), &defs))
 }
 
+/// The config preflight of a run: never stops it (a run that goes ahead shows what the findings
+/// do); without Maven or a JDK the report says it was not done.
+pub async fn for_run(scenario: &Scenario, progress: &crate::progress::Progress) -> Preflight {
+    let (s, p) = (scenario.clone(), progress.clone());
+    let result = tokio::task::spawn_blocking(move || run(&s, &p))
+        .await
+        .unwrap_or_else(|e| {
+            Err(DefsError::Unreadable {
+                version: scenario.stack.kafka.version,
+                reason: e.to_string(),
+            })
+        });
+    let p = result.unwrap_or_else(|e| Preflight::unavailable(scenario, e.to_string()));
+    progress.say(format!("preflight: {}", p.headline()));
+    for f in p.findings.iter().filter(|f| f.severity == Severity::Error) {
+        progress.say(format!("  ERROR {}: {}", f.key, f.message));
+    }
+    p
+}
+
 impl Preflight {
     pub fn unavailable(s: &Scenario, reason: String) -> Self {
         Self {
@@ -163,7 +184,11 @@ impl Preflight {
         let mut o = String::new();
         let _ = writeln!(o, "preflight: {}", self.headline());
         for f in &self.findings {
-            let _ = writeln!(o, "  {:<7} {}: {}", f.severity.word(), f.key, f.message);
+            if f.message.starts_with(&f.key) {
+                let _ = writeln!(o, "  {:<7} {}", f.severity.word(), f.message);
+            } else {
+                let _ = writeln!(o, "  {:<7} {}: {}", f.severity.word(), f.key, f.message);
+            }
         }
         o
     }
@@ -173,14 +198,79 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// The comparison itself: `stack`'s rendered broker settings against `defs` of the stack's release
-/// and of each of `targets`. `defs` must hold every one of those releases.
+/// The settings a preflight judges.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Keys the user set, in the order applied (later wins), with who set them.
+    pub user: Vec<(String, String, Origin)>,
+    /// What the copy runs for the keys the harness owns.
+    pub harness: BTreeMap<String, String>,
+    /// Keys the harness owns, including those it removes.
+    pub owned: BTreeSet<String>,
+}
+
+impl Settings {
+    /// A stack's: its overlay and `config`, and the keys `components::kafka` owns.
+    pub fn of_stack(stack: &Stack) -> Self {
+        let rendered = kafka::server_properties(stack, 1, 0, None);
+        let harness: BTreeMap<String, String> = rendered
+            .entries
+            .into_iter()
+            .filter(|(_, (_, o))| *o == Origin::Harness)
+            .map(|(k, (v, _))| (k, v))
+            .collect();
+        let owned = harness
+            .keys()
+            .cloned()
+            .chain(rendered.overridden.iter().map(|o| o.key.clone()))
+            .collect();
+        let user = stack
+            .kafka
+            .overlay
+            .iter()
+            .flat_map(|o| {
+                o.entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone(), Origin::Production))
+            })
+            .chain(
+                stack
+                    .kafka
+                    .config
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone(), Origin::StackConfig)),
+            )
+            .collect();
+        Self {
+            user,
+            harness,
+            owned,
+        }
+    }
+}
+
+/// The comparison for a stack: its settings against `defs` of the stack's release and of each of
+/// `targets`.
 pub fn check(
     stack: &Stack,
     targets: &[Version],
     defs: &BTreeMap<Version, ConfigDefs>,
 ) -> Preflight {
-    let from = stack.kafka.version;
+    check_settings(
+        stack.kafka.version,
+        targets,
+        &Settings::of_stack(stack),
+        defs,
+    )
+}
+
+/// The comparison itself. `defs` must hold `from` and every one of `targets`.
+pub fn check_settings(
+    from: Version,
+    targets: &[Version],
+    settings: &Settings,
+    defs: &BTreeMap<Version, ConfigDefs>,
+) -> Preflight {
     let mut p = Preflight {
         from: from.to_string(),
         to: targets.iter().map(ToString::to_string).collect(),
@@ -190,35 +280,16 @@ pub fn check(
         p.unavailable = Some(format!("no definitions of Kafka {from}"));
         return p;
     };
-    // What the copy runs: production's overlay, the stack's config, the harness's own keys.
-    let rendered = kafka::server_properties(stack, 1, 0, None);
-    let mut set: BTreeMap<String, (String, Origin)> = rendered
-        .entries
-        .into_iter()
-        .filter(|(_, (_, o))| *o != Origin::HarnessDefault)
-        .collect();
-    let owned: BTreeSet<String> = set
+    // Production's value wherever production sets one, also where the copy runs the harness's.
+    let mut set: BTreeMap<String, (String, Origin)> = settings
+        .harness
         .iter()
-        .filter(|(_, (_, o))| *o == Origin::Harness)
-        .map(|(k, _)| k.clone())
-        .chain(rendered.overridden.iter().map(|o| o.key.clone()))
+        .map(|(k, v)| (k.clone(), (v.clone(), Origin::Harness)))
         .collect();
-    // What production runs is production's value, also where the copy runs the harness's: check that.
-    let user = stack
-        .kafka
-        .overlay
-        .iter()
-        .flat_map(|o| o.entries.iter().map(|(k, v)| (k, v, Origin::Production)))
-        .chain(
-            stack
-                .kafka
-                .config
-                .iter()
-                .map(|(k, v)| (k, v, Origin::StackConfig)),
-        );
-    for (k, v, origin) in user {
-        set.insert(k.clone(), (v.clone(), origin));
+    for (k, v, origin) in &settings.user {
+        set.insert(k.clone(), (v.clone(), *origin));
     }
+    let owned = &settings.owned;
     p.keys_checked = set.values().filter(|(_, o)| *o != Origin::Harness).count();
 
     let mut findings = Vec::new();

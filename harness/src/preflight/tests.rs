@@ -14,23 +14,28 @@ fn defs() -> BTreeMap<Version, ConfigDefs> {
         ("4.1.1", include_str!("testdata/kafka-4.1.1.excerpt.json")),
     ]
     .into_iter()
-    .map(|(v, text)| (v.parse().unwrap(), ConfigDefs::parse(text).unwrap()))
+    .map(|(v, text)| {
+        (
+            v.parse().expect("test fixture"),
+            ConfigDefs::parse(text).expect("test fixture"),
+        )
+    })
     .collect()
 }
 
 /// A stack on `version` whose production file holds `props` and whose `config` holds `config`.
 fn stack(dir: &Path, version: &str, props: &str, config: &str) -> Stack {
-    std::fs::write(dir.join("server.properties"), props).unwrap();
+    std::fs::write(dir.join("server.properties"), props).expect("test fixture");
     let yaml = format!(
         "name: t\nzookeeper: {{ version: \"3.8.4\" }}\nkafka:\n  version: \"{version}\"\n  server_properties: server.properties\n  config: {{ {config} }}\n"
     );
     let path = dir.join("stack.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    load_stack(&path).unwrap()
+    std::fs::write(&path, yaml).expect("test fixture");
+    load_stack(&path).expect("test fixture")
 }
 
 fn v(s: &str) -> Version {
-    s.parse().unwrap()
+    s.parse().expect("test fixture")
 }
 
 fn find<'a>(p: &'a Preflight, key: &str, kind: FindingKind) -> Vec<&'a Finding> {
@@ -42,7 +47,7 @@ fn find<'a>(p: &'a Preflight, key: &str, kind: FindingKind) -> Vec<&'a Finding> 
 
 #[test]
 fn a_key_the_target_removed_is_an_error_naming_both_releases() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(
         dir.path(),
         "3.0.2",
@@ -68,7 +73,7 @@ fn a_key_the_target_removed_is_an_error_naming_both_releases() {
 
 #[test]
 fn a_key_no_release_knows_is_a_typo_warning_with_a_suggestion() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(dir.path(), "3.9.1", "num.netwrk.threads=3\n", "");
     let p = check(&s, &[v("4.1.1")], &defs());
     let f = find(&p, "num.netwrk.threads", FindingKind::UnknownKey);
@@ -84,7 +89,7 @@ fn a_key_no_release_knows_is_a_typo_warning_with_a_suggestion() {
 
 #[test]
 fn deprecation_is_reported_once_from_the_first_release_that_says_so() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(dir.path(), "3.0.2", "offsets.commit.required.acks=-1\n", "");
     let p = check(&s, &[v("3.9.1"), v("4.1.1")], &defs());
     let dep = find(
@@ -102,7 +107,7 @@ fn deprecation_is_reported_once_from_the_first_release_that_says_so() {
 
 #[test]
 fn a_class_the_target_lacks_is_an_error_and_a_foreign_class_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(
         dir.path(),
         "3.9.1",
@@ -128,7 +133,7 @@ fn a_class_the_target_lacks_is_an_error_and_a_foreign_class_a_warning() {
 
 #[test]
 fn keys_the_harness_owns_are_reported_as_such_not_as_production_errors() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     // zookeeper.connect and the ACL authorizer are gone in 4.x, but the copy sets its own.
     let s = stack(
         dir.path(),
@@ -157,7 +162,7 @@ fn keys_the_harness_owns_are_reported_as_such_not_as_production_errors() {
 
 #[test]
 fn defaults_that_change_are_info_and_reordered_lists_are_not_a_change() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(dir.path(), "3.0.2", "log.retention.hours=168\n", "");
     let p = check(&s, &[v("3.9.1")], &defs());
     let ibp = find(
@@ -181,7 +186,7 @@ fn defaults_that_change_are_info_and_reordered_lists_are_not_a_change() {
 
 #[test]
 fn production_values_that_became_the_default_or_pin_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(
         dir.path(),
         "3.0.2",
@@ -210,7 +215,7 @@ fn production_values_that_became_the_default_or_pin_the_old_one() {
 
 #[test]
 fn secrets_never_appear_and_jaas_login_modules_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(
         dir.path(),
         "3.9.1",
@@ -233,7 +238,7 @@ fn secrets_never_appear_and_jaas_login_modules_are_checked() {
 
 #[test]
 fn stack_config_keys_are_checked_and_named_as_such() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test fixture");
     let s = stack(dir.path(), "3.0.2", "", "zookeeper.sync.time.ms: 2000");
     let p = check(&s, &[v("3.9.1")], &defs());
     let f = find(&p, "zookeeper.sync.time.ms", FindingKind::RemovedKey);
@@ -256,7 +261,7 @@ fn plugin_prefixed_and_per_listener_keys_resolve() {
     assert!(lookup(d391, "listener.name.internal.no.such.key").is_none());
     assert!(lookup(&d[&v("3.0.2")], "rsm.config.bucket").is_none());
     // read by the ACL authorizer, not by KafkaConfig
-    let su = lookup(d391, "super.users").unwrap();
+    let su = lookup(d391, "super.users").expect("test fixture");
     assert_eq!(su.plugin, Some("kafka.security.authorizer.AclAuthorizer"));
     assert!(lookup(d391, "authorizer.zookeeper.url").is_some());
     assert!(lookup(&d[&v("4.1.1")], "authorizer.zookeeper.url").is_none());
@@ -287,7 +292,7 @@ fn targets_are_the_kafka_upgrades_in_order_without_repeats() {
         env!("CARGO_MANIFEST_DIR"),
         "/../scenarios/rolling-upgrade-zk.yaml"
     )))
-    .unwrap();
+    .expect("test fixture");
     assert_eq!(targets(&s), vec![v("3.9.1")]);
     assert_eq!(releases(&s), vec![v("3.6.2"), v("3.9.1")]);
 }
