@@ -49,6 +49,9 @@ pub enum FindingKind {
     DeprecatedKey,
     /// The value names a class the source has and the target's classpath lacks.
     MissingClass,
+    /// The value does not parse as the key's type (a number, a boolean): the broker refuses to
+    /// start (e.g. a `# comment` after the value, which Java properties keep as part of it).
+    InvalidValue,
     /// The value names a class that is not part of Kafka in any release checked.
     ExternalClass,
     /// A key production leaves alone whose default changes between source and target.
@@ -340,7 +343,7 @@ pub fn check_settings(
             let also = if targets.is_empty() {
                 String::new()
             } else {
-                " nor to any target".to_owned()
+                " or to any target".to_owned()
             };
             push(
                 Severity::Warning,
@@ -405,6 +408,26 @@ pub fn check_settings(
             }
             if in_src.is_none() && in_dst.is_none() {
                 reported_unknown = true;
+            }
+        }
+        // A value of the wrong type stops the broker: judged by the first release that knows the key.
+        let typed = std::iter::once((from, in_src))
+            .chain(
+                targets
+                    .iter()
+                    .filter_map(|t| defs.get(t).map(|d| (*t, lookup(d, key)))),
+            )
+            .find_map(|(v, k)| k.and_then(|k| k.def).map(|d| (v, d)));
+        if let Some((v, d)) = typed {
+            if let Some(expected) = type_error(value, &d.kind) {
+                push(
+                    Severity::Error,
+                    FindingKind::InvalidValue,
+                    key,
+                    origin,
+                    v,
+                    format!("{key}={shown} is not {expected} (Kafka {v} reads it as {}): the broker refuses to start (ConfigException)", d.kind),
+                );
             }
         }
         // Class names in the value: the broker loads them at start-up.
@@ -650,6 +673,24 @@ fn looks_like_class(s: &str) -> bool {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_uppercase())
+}
+
+/// What a value should have been, when it does not parse as ConfigDef's `kind` does (after trimming).
+fn type_error(value: &str, kind: &str) -> Option<&'static str> {
+    let v = value.trim();
+    let ok = match kind {
+        "int" => v.parse::<i32>().is_ok(),
+        "short" => v.parse::<i16>().is_ok(),
+        "long" => v.parse::<i64>().is_ok(),
+        "double" => v.parse::<f64>().is_ok(),
+        "boolean" => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        _ => return None,
+    };
+    (!ok).then_some(match kind {
+        "boolean" => "true or false",
+        "double" => "a number",
+        _ => "a whole number",
+    })
 }
 
 fn items(v: &str) -> BTreeSet<&str> {

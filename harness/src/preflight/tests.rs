@@ -296,3 +296,27 @@ fn targets_are_the_kafka_upgrades_in_order_without_repeats() {
     assert_eq!(targets(&s), vec![v("3.9.1")]);
     assert_eq!(releases(&s), vec![v("3.6.2"), v("3.9.1")]);
 }
+
+#[test]
+fn a_value_of_the_wrong_type_is_an_error_such_as_a_trailing_comment() {
+    let dir = tempfile::tempdir().expect("test fixture");
+    let s = stack(
+        dir.path(),
+        "3.9.1",
+        "log.retention.hours=168  # one week\nnum.network.threads= 3 \n",
+        "",
+    );
+    let p = check(&s, &[v("4.1.1")], &defs());
+    let bad = find(&p, "log.retention.hours", FindingKind::InvalidValue);
+    assert_eq!(bad.len(), 1, "{p:#?}");
+    assert_eq!(bad[0].severity, Severity::Error);
+    assert!(
+        bad[0].message.contains("is not a whole number"),
+        "{}",
+        bad[0].message
+    );
+    assert!(
+        find(&p, "num.network.threads", FindingKind::InvalidValue).is_empty(),
+        "spaces are trimmed"
+    );
+}

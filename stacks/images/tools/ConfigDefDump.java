@@ -135,6 +135,20 @@ public class ConfigDefDump {
                 // next candidate
             }
         }
+        // Older releases (2.x) keep it private to the Scala object, under a mangled public name.
+        try {
+            Class<?> module = Class.forName("kafka.server.KafkaConfig$");
+            for (Method m : module.getMethods()) {
+                if (m.getParameterCount() == 0 && m.getName().endsWith("configDef")
+                        && m.getReturnType().getName().equals("org.apache.kafka.common.config.ConfigDef")) {
+                    where = "kafka.server.KafkaConfig$." + m.getName() + "()";
+                    return m.invoke(module.getField("MODULE$").get(null));
+                }
+            }
+        } catch (ClassNotFoundException e) {
+            // not a Kafka broker classpath at all
+        }
+        tried.add("kafka.server.KafkaConfig$.*configDef()");
         throw new IllegalStateException("no broker ConfigDef found; tried " + tried);
     }
 
