@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -117,12 +117,8 @@ fn cache_file(dir: &Path, version: Version) -> PathBuf {
 pub fn load(version: Version, progress: &Progress) -> Result<ConfigDefs, DefsError> {
     let dir = cache_dir();
     let file = cache_file(&dir, version);
-    if let Ok(text) = std::fs::read_to_string(&file) {
-        if let Ok(defs) = ConfigDefs::parse(&text) {
-            if defs.format == FORMAT {
-                return Ok(defs);
-            }
-        }
+    if let Some(defs) = cached(&file) {
+        return Ok(defs);
     }
     let cache = |source| DefsError::Cache {
         path: dir.clone(),
@@ -134,13 +130,18 @@ pub fn load(version: Version, progress: &Progress) -> Result<ConfigDefs, DefsErr
             return Err(DefsError::ToolMissing { tool });
         }
     }
+    // One extraction at a time on this machine (parallel tests, two plans): Maven's local
+    // repository is not made for several processes downloading the same artifacts at once.
+    let _lock = Lock::take(&dir.join(".extract.lock")).map_err(cache)?;
+    if let Some(defs) = cached(&file) {
+        return Ok(defs);
+    }
     progress.say(format!(
         "preflight: reading Kafka {version}'s config definitions from its jars (mvn + java, once; cached in {})",
         dir.display()
     ));
     let t0 = Instant::now();
-    // Several processes may extract the same release at once (parallel tests): each works in its
-    // own scratch folder and the last rename wins with identical content.
+    // Readers never see a half-written file: it is written aside and renamed into place.
     let scratch = tempdir_in(&dir).map_err(cache)?;
     let pom = scratch.join("pom.xml");
     let dumper = scratch.join("ConfigDefDump.java");
@@ -197,6 +198,50 @@ pub fn load(version: Version, progress: &Progress) -> Result<ConfigDefs, DefsErr
         t0.elapsed().as_secs_f64()
     ));
     Ok(defs)
+}
+
+fn cached(file: &Path) -> Option<ConfigDefs> {
+    let defs = ConfigDefs::parse(&std::fs::read_to_string(file).ok()?).ok()?;
+    (defs.format == FORMAT).then_some(defs)
+}
+
+/// A lock file made with `create_new` (atomic), removed on drop. One left by a killed process is
+/// taken over once it is older than any extraction takes.
+#[derive(Debug)]
+struct Lock(PathBuf);
+
+impl Lock {
+    const STALE: Duration = Duration::from_secs(600);
+
+    fn take(path: &Path) -> std::io::Result<Self> {
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(_) => return Ok(Self(path.to_owned())),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = std::fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if age.is_some_and(|a| a > Self::STALE) {
+                        let _ = std::fs::remove_file(path);
+                    } else {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
