@@ -246,8 +246,9 @@ pub fn scan(logs: &[ContainerLog], cx: &ScanContext<'_>) -> LogScan {
             .collect();
         out.lines += lines.len();
         for e in entries(&lines) {
-            let (kind, subject) = recognize(e.first, &e.rest);
-            add(kind, e.level, &log.node, e.at_s, subject, e.first);
+            for (kind, subject) in recognize(e.first, &e.rest) {
+                add(kind, e.level, &log.node, e.at_s, subject, e.first);
+            }
         }
         for (at_s, key) in ignored_keys(&lines, cx.production_keys) {
             let line = format!(
@@ -355,19 +356,35 @@ fn entries<'t>(lines: &[(f64, &'t str)]) -> Vec<Entry<'t>> {
     out
 }
 
-/// The kind of an entry, and the key or class it names.
-pub fn recognize(first: &str, rest: &[&str]) -> (LogKind, Option<String>) {
+/// The kinds of an entry, each with the key or class it names: one, or for a fatal start-up error
+/// `failed_to_start` and then its cause when the trace names one (a missing class, a refused
+/// setting, a version mismatch).
+pub fn recognize(first: &str, rest: &[&str]) -> Vec<(LogKind, Option<String>)> {
+    let fatal = std::iter::once(first)
+        .chain(rest.iter().copied())
+        .any(|l| l.contains("Fatal error during"))
+        || first.contains("Exiting Kafka");
+    let cause = cause(first, rest);
+    if fatal {
+        let mut out = vec![(LogKind::FailedToStart, None)];
+        out.extend(cause);
+        return out;
+    }
+    vec![cause.unwrap_or_else(|| {
+        if matches!(level_of(first), Some("ERROR" | "FATAL")) {
+            (LogKind::Error, None)
+        } else {
+            (LogKind::Warning, None)
+        }
+    })]
+}
+
+/// The specific kind an entry's lines show, if any.
+fn cause(first: &str, rest: &[&str]) -> Option<(LogKind, Option<String>)> {
     let all = || std::iter::once(first).chain(rest.iter().copied());
     let find = |needle: &str| all().find(|l| l.contains(needle));
-    if find("Fatal error during").is_some() || first.contains("Exiting Kafka") {
-        // The cause, when the trace names one, says more than "fatal error".
-        if let Some(c) = all().find_map(class_not_found) {
-            return (LogKind::ClassNotFound, Some(c));
-        }
-        return (LogKind::FailedToStart, None);
-    }
     if let Some(c) = all().find_map(class_not_found) {
-        return (LogKind::ClassNotFound, Some(c));
+        return Some((LogKind::ClassNotFound, Some(c)));
     }
     for needle in [
         "was supplied but isn't a known config",
@@ -375,7 +392,7 @@ pub fn recognize(first: &str, rest: &[&str]) -> (LogKind, Option<String>) {
         "Unknown configuration",
     ] {
         if let Some(l) = find(needle) {
-            return (LogKind::UnknownConfig, quoted(l));
+            return Some((LogKind::UnknownConfig, quoted(l)));
         }
     }
     for needle in [
@@ -386,17 +403,12 @@ pub fn recognize(first: &str, rest: &[&str]) -> (LogKind, Option<String>) {
         "unsupported version",
     ] {
         if find(needle).is_some() {
-            return (LogKind::ProtocolMismatch, None);
+            return Some((LogKind::ProtocolMismatch, None));
         }
     }
-    if let Some(l) = find("ConfigException").or_else(|| find("Invalid value")) {
-        return (LogKind::InvalidConfig, invalid_key(l));
-    }
-    if matches!(level_of(first), Some("ERROR" | "FATAL")) {
-        (LogKind::Error, None)
-    } else {
-        (LogKind::Warning, None)
-    }
+    find("ConfigException")
+        .or_else(|| find("Invalid value"))
+        .map(|l| (LogKind::InvalidConfig, invalid_key(l)))
 }
 
 fn class_not_found(line: &str) -> Option<String> {
@@ -574,8 +586,9 @@ mod tests {
             ],
         );
         let s = run_scan(&[l], &[]);
-        assert_eq!(s.groups.len(), 1, "{s:#?}");
-        let g = &s.groups[0];
+        assert_eq!(s.groups.len(), 2, "{s:#?}");
+        assert_eq!(s.groups[0].kind, LogKind::FailedToStart);
+        let g = &s.groups[1];
         assert_eq!(g.kind, LogKind::ClassNotFound);
         assert_eq!(g.subject.as_deref(), Some("com.example.Gone"));
         assert_eq!(g.step, Some(2));
@@ -597,9 +610,22 @@ mod tests {
             ("[t] WARN Session 0x1 expired (org.apache.zookeeper.ClientCnxn)", LogKind::Warning, None),
         ];
         for (line, kind, subject) in cases {
-            let (k, s) = recognize(line, &[]);
-            assert_eq!((k, s.as_deref()), (kind, subject), "{line}");
+            let found = recognize(line, &[]);
+            let found: Vec<_> = found.iter().map(|(k, s)| (*k, s.as_deref())).collect();
+            assert_eq!(found, vec![(kind, subject)], "{line}");
         }
+        // a fatal start names its cause too, from the trace that follows
+        let found = recognize(
+            "[t] ERROR Exiting Kafka due to fatal exception (kafka.Kafka$)",
+            &["org.apache.kafka.common.config.ConfigException: Invalid value eight for configuration num.io.threads: Not a number of type INT"],
+        );
+        assert_eq!(
+            found,
+            vec![
+                (LogKind::FailedToStart, None),
+                (LogKind::InvalidConfig, Some("num.io.threads".to_owned()))
+            ]
+        );
     }
 
     #[test]
