@@ -252,7 +252,7 @@ pub fn scan(logs: &[ContainerLog], cx: &ScanContext<'_>) -> LogScan {
         }
         for (at_s, key) in ignored_keys(&lines, cx.production_keys) {
             let line = format!(
-                "{key} is set by production but is not among the broker's own config values (KafkaConfig values): it is ignored"
+                "{key} is set by production, but the broker does not list it among its own config values (KafkaConfig values): the broker ignores it (only a plugin could read it)"
             );
             add(
                 LogKind::IgnoredConfig,

@@ -15,7 +15,8 @@ use crate::progress::Progress;
 use crate::scenario::Version;
 
 /// The dumper; the binary carries it so that it works from any directory.
-const DUMPER: &str = include_str!("../../../stacks/images/tools/ConfigDefDump.java");
+pub(crate) const DUMPER_SOURCE: &str =
+    include_str!("../../../stacks/images/tools/ConfigDefDump.java");
 /// The image's pom: the classpath checked is the classpath the image runs.
 const POM: &str = include_str!("../../../stacks/images/kafka/pom.xml");
 /// Must match `ConfigDefDump.FORMAT`; part of the cache file name.
@@ -147,7 +148,7 @@ pub fn load(version: Version, progress: &Progress) -> Result<ConfigDefs, DefsErr
     let dumper = scratch.join("ConfigDefDump.java");
     let classpath = scratch.join("classpath");
     std::fs::write(&pom, POM).map_err(cache)?;
-    std::fs::write(&dumper, DUMPER).map_err(cache)?;
+    std::fs::write(&dumper, DUMPER_SOURCE).map_err(cache)?;
     let out = Command::new("mvn")
         .args(["-q", "-B", "-Dstyle.color=never", "-f"])
         .arg(&pom)

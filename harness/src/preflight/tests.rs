@@ -320,3 +320,11 @@ fn a_value_of_the_wrong_type_is_an_error_such_as_a_trailing_comment() {
         "spaces are trimmed"
     );
 }
+
+#[test]
+fn the_cached_format_matches_the_dumper() {
+    assert!(
+        defs::DUMPER_SOURCE.contains(&format!("static final int FORMAT = {};", defs::FORMAT)),
+        "ConfigDefDump.FORMAT and defs::FORMAT must change together"
+    );
+}

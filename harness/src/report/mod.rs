@@ -333,7 +333,7 @@ mod tests {
                     step: Some(1),
                     during: "kill -9 kafka-1".into(),
                     subject: Some("zookeeper.sync.time.ms".into()),
-                    sample: "zookeeper.sync.time.ms is set by production but is not among the broker's own config values (KafkaConfig values): it is ignored".into(),
+                    sample: "zookeeper.sync.time.ms is set by production, but the broker does not list it among its own config values (KafkaConfig values): the broker ignores it (only a plugin could read it)".into(),
                 }],
                 groups_left_out: 1,
             }),
