@@ -385,7 +385,7 @@ fn preflight_refuses_a_bad_release_and_says_what_to_install_without_a_jdk() {
     let err = stderr(&o);
     assert!(err.contains("`mvn` was not found on PATH"), "{err}");
     assert!(
-        err.contains("apt-get install -y maven openjdk-17-jdk-headless"),
+        err.contains("apt-get install -y maven default-jdk-headless"),
         "{err}"
     );
     assert!(err.contains("--no-preflight"), "{err}");

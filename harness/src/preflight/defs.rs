@@ -70,7 +70,7 @@ impl ConfigDefs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefsError {
-    #[error("`{tool}` was not found on PATH: the config preflight reads each Kafka release's own config definitions from its jars with Maven and a JDK.\n  Install them (Debian: `apt-get install -y maven openjdk-17-jdk-headless`), or skip the preflight with `--no-preflight`")]
+    #[error("`{tool}` was not found on PATH: the config preflight reads each Kafka release's own config definitions from its jars with Maven and a JDK.\n  Install them (Debian: `apt-get install -y maven default-jdk-headless`), or skip the preflight with `--no-preflight`")]
     ToolMissing { tool: &'static str },
     #[error("resolving Kafka {version}'s jars with `mvn` failed (exit {code}):\n{tail}")]
     Resolve {
@@ -126,7 +126,8 @@ pub fn load(version: Version, progress: &Progress) -> Result<ConfigDefs, DefsErr
         source,
     };
     std::fs::create_dir_all(&dir).map_err(cache)?;
-    for tool in ["mvn", "java"] {
+    // `java` runs the dumper from source, which takes a JDK (its compiler), not a bare JRE.
+    for tool in ["mvn", "java", "javac"] {
         if which(tool).is_none() {
             return Err(DefsError::ToolMissing { tool });
         }
