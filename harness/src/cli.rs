@@ -38,6 +38,25 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Leave out the config preflight (which needs Maven and a JDK the first time per release).
+        #[arg(long)]
+        no_preflight: bool,
+    },
+    /// Check a broker config file against Kafka releases' own config definitions (read from their
+    /// jars): keys a release does not know, deprecated keys, classes it lacks, defaults that change.
+    /// Needs no Docker.
+    Preflight {
+        /// A server.properties file.
+        properties: PathBuf,
+        /// The release the file runs on now, e.g. 3.6.2.
+        #[arg(long)]
+        from: String,
+        /// A release to upgrade to (repeat for a path), e.g. --to 3.9.1 --to 4.1.1.
+        #[arg(long)]
+        to: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Start the stack, run the scenario's steps, write a report, remove everything.
     Run {
@@ -83,21 +102,20 @@ pub enum ImagesCommand {
 pub async fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate { paths } => validate(&paths),
-        Command::Plan { scenario, json } => match scenario::load_scenario(&scenario) {
-            Ok(s) => {
-                let plan = Plan::of(&s);
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&plan).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", plan.render_text());
-                }
-                EXIT_OK
-            }
+        Command::Plan {
+            scenario,
+            json,
+            no_preflight,
+        } => match scenario::load_scenario(&scenario) {
+            Ok(s) => plan(&s, json, no_preflight),
             Err(e) => invalid(&e),
         },
+        Command::Preflight {
+            properties,
+            from,
+            to,
+            json,
+        } => crate::preflight::cli::main(&properties, &from, &to, json),
         Command::Run {
             scenario,
             report_dir,
@@ -126,6 +144,28 @@ pub async fn main(cli: Cli) -> i32 {
             EXIT_OK
         }
     }
+}
+
+fn plan(s: &Scenario, json: bool, no_preflight: bool) -> i32 {
+    let mut plan = Plan::of(s);
+    if !no_preflight {
+        match crate::preflight::run(s, &Progress::new(false)) {
+            Ok(p) => plan.preflight = Some(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_PREFLIGHT_UNAVAILABLE;
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        );
+    } else {
+        print!("{}", plan.render_text());
+    }
+    EXIT_OK
 }
 
 fn invalid(e: &scenario::InputError) -> i32 {
@@ -278,7 +318,11 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         consumers: Vec::new(),
         errors: Vec::new(),
         versions: Vec::new(),
+        preflight: None,
+        log_scan: None,
     };
+    let epoch_unix_s = unix_now() - progress.elapsed_secs();
+    report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
     let creds = Credentials::generate(&scenario.stack);
     let redactor = creds.clone();
     let images = crate::runtime::images::ensure_all(
@@ -327,6 +371,15 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 .collect();
             report.checks = crate::checks::evaluate::evaluate(&scenario, &results, &step_ends);
             report.set_load(results, &redactor);
+            report.log_scan = Some(
+                crate::logscan::scan_run(&run, &scenario, &report.steps, epoch_unix_s, &redactor)
+                    .await,
+            );
+            report.checks.extend(crate::checks::logs::evaluate(
+                &scenario,
+                report.preflight.as_ref(),
+                report.log_scan.as_ref(),
+            ));
             report.verdict = report.decide(&scenario.expect_fail);
         }
         Err(e) => {
@@ -336,10 +389,19 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 "the stack could not be brought up: {}",
                 first_line(&e)
             ));
+            report.log_scan =
+                Some(crate::logscan::scan_run(&run, &scenario, &[], epoch_unix_s, &redactor).await);
         }
     }
     report.duration_s = t0.elapsed().as_secs_f64();
     report
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
 }
 
 fn first_line(s: &str) -> &str {

@@ -287,3 +287,106 @@ fn plan_of_the_smoke_scenario() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     insta::assert_snapshot!(String::from_utf8_lossy(&o.stdout));
 }
+
+#[test]
+fn plan_of_the_preflight_negative_control_flags_the_dropped_key() {
+    let o = harness(&["plan", "scenarios/negative-preflight.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "ERROR   zookeeper.sync.time.ms=2000 is gone in Kafka 3.9.1 (Kafka 3.0.2 knew it)"
+        ),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn plan_json_carries_the_preflight_and_no_preflight_leaves_it_out() {
+    let o = harness(&["plan", "scenarios/negative-preflight.yaml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("test fixture");
+    let findings = plan["preflight"]["findings"]
+        .as_array()
+        .expect("test fixture");
+    let removed: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] == "removed_key")
+        .collect();
+    assert_eq!(removed.len(), 1, "{findings:#?}");
+    assert_eq!(removed[0]["key"], "zookeeper.sync.time.ms");
+    assert_eq!(removed[0]["severity"], "error");
+    assert_eq!(removed[0]["origin"], "production");
+    let o = harness(&[
+        "plan",
+        "scenarios/negative-preflight.yaml",
+        "--json",
+        "--no-preflight",
+    ]);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("test fixture");
+    assert!(plan.get("preflight").is_none());
+}
+
+#[test]
+fn preflight_of_a_file_against_several_releases() {
+    let o = harness(&[
+        "preflight",
+        "fixtures/legacy-3.0/server.properties",
+        "--from",
+        "3.0.2",
+        "--to",
+        "3.9.1",
+        "--to",
+        "4.1.1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).expect("test fixture");
+    let findings = p["findings"].as_array().expect("test fixture");
+    let removed_in = |key: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["key"] == key && f["kind"] == "removed_key")
+            .map(|f| f["version"].as_str().expect("test fixture").to_owned())
+            .collect()
+    };
+    assert_eq!(removed_in("zookeeper.sync.time.ms"), ["3.9.1", "4.1.1"]);
+    // ZooKeeper mode is gone in 4.x: its connection settings with it
+    assert_eq!(removed_in("zookeeper.connect"), ["4.1.1"]);
+    assert_eq!(removed_in("zookeeper.session.timeout.ms"), ["4.1.1"]);
+    assert!(removed_in("num.io.threads").is_empty());
+}
+
+#[test]
+fn preflight_refuses_a_bad_release_and_says_what_to_install_without_a_jdk() {
+    let o = harness(&[
+        "preflight",
+        "fixtures/legacy-3.0/server.properties",
+        "--from",
+        "3.x",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--from: `3.x` is not a release version"),
+        "{}",
+        stderr(&o)
+    );
+
+    let cache = tempfile::tempdir().expect("test fixture");
+    let o = Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
+        .current_dir(root())
+        .args(["plan", "scenarios/negative-preflight.yaml"])
+        .env("PATH", cache.path())
+        .env("KAFKA_HARNESS_CACHE", cache.path())
+        .output()
+        .expect("test fixture");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("`mvn` was not found on PATH"), "{err}");
+    assert!(
+        err.contains("apt-get install -y maven default-jdk-headless"),
+        "{err}"
+    );
+    assert!(err.contains("--no-preflight"), "{err}");
+}

@@ -186,6 +186,28 @@ fn broker_that_cannot_start() -> Result<(), Failed> {
             return Err(format!("stderr lacks `{needle}`: {err}").into());
         }
     }
+    // The preflight saw it coming, and the log scanner names it from the broker's own log.
+    let report = std::fs::read_to_string(dir.path().join("report/report.json"))
+        .map_err(|e| format!("report.json: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&report).map_err(|e| format!("report.json: {e}"))?;
+    let flagged = json["preflight"]["findings"].as_array().is_some_and(|f| {
+        f.iter()
+            .any(|f| f["kind"] == "invalid_value" && f["key"] == "num.io.threads")
+    });
+    let logged = json["log_scan"]["groups"].as_array().is_some_and(|g| {
+        g.iter().any(|g| {
+            g["kind"] == "invalid_config"
+                && g["node"] == "kafka-1"
+                && g["subject"] == "num.io.threads"
+        })
+    });
+    if !flagged || !logged {
+        return Err(format!(
+            "preflight flagged it: {flagged}, log scan named it: {logged}; report: {report}"
+        )
+        .into());
+    }
     let run_id = err
         .split("] run ")
         .nth(1)

@@ -26,6 +26,9 @@ pub struct Plan {
     pub expect_fail: Vec<String>,
     pub production_config: Option<String>,
     pub overridden: Vec<Overridden>,
+    /// Production's settings against each release of the upgrade path (absent with `--no-preflight`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::Preflight>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -170,6 +173,7 @@ impl Plan {
                 .as_ref()
                 .map(|o| o.path.display().to_string()),
             overridden,
+            preflight: None,
         }
     }
 
@@ -247,6 +251,9 @@ impl Plan {
                     k.key, k.harness_value, k.user_value, k.from
                 );
             }
+        }
+        if let Some(p) = &self.preflight {
+            let _ = write!(o, "\n{}", p.render_text());
         }
         o
     }

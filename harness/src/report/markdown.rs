@@ -48,6 +48,9 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if let Some(p) = &r.preflight {
+        preflight(&mut o, p);
+    }
     if !r.consumers.is_empty() {
         let _ = writeln!(
             o,
@@ -132,6 +135,9 @@ pub fn render(r: &Report) -> String {
             cell(&s.detail)
         );
     }
+    if let Some(scan) = &r.log_scan {
+        component_logs(&mut o, scan);
+    }
     if !r.errors.is_empty() {
         let _ = writeln!(o, "\n## Errors seen by the load\n");
         for e in r.errors.iter().take(30) {
@@ -160,6 +166,80 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+fn preflight(o: &mut String, p: &crate::preflight::Preflight) {
+    let _ = writeln!(o, "## Config preflight\n\n{}\n", p.headline());
+    if p.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "| severity | key | from | release | finding |\n|---|---|---|---|---|"
+    );
+    for f in &p.findings {
+        let _ = writeln!(
+            o,
+            "| {:?} | `{}` | {:?} | {} | {} |",
+            f.severity,
+            f.key,
+            f.origin,
+            f.version,
+            cell(&f.message)
+        );
+    }
+    o.push('\n');
+}
+
+fn component_logs(o: &mut String, scan: &crate::logscan::LogScan) {
+    let counts: Vec<String> = scan
+        .counts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n## Component logs\n\n{} line(s) of {} container log(s) scanned{}.\n",
+        scan.lines,
+        scan.containers,
+        if counts.is_empty() {
+            ": no ERROR or WARN entry".to_owned()
+        } else {
+            format!("; entries: {}", counts.join(", "))
+        }
+    );
+    if scan.groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "| kind | node | during | count | first at | what |\n|---|---|---|---|---|---|"
+    );
+    for g in &scan.groups {
+        let during = g
+            .step
+            .map_or_else(|| g.during.clone(), |n| format!("step {n}: {}", g.during));
+        let what = g.subject.as_deref().map_or_else(
+            || cell(&g.sample),
+            |s| format!("`{s}`: {}", cell(&g.sample)),
+        );
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.1} s | {what} |",
+            g.kind.name(),
+            g.node,
+            during,
+            g.count,
+            g.first_at_s
+        );
+    }
+    if scan.groups_left_out > 0 {
+        let _ = writeln!(
+            o,
+            "\n{} more group(s) left out (counted above).",
+            scan.groups_left_out
+        );
+    }
 }
 
 fn cell(s: &str) -> String {

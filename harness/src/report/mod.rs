@@ -54,6 +54,13 @@ pub struct Report {
     pub errors: Vec<TimedErrorLine>,
     /// The version each node reported itself, once the stack was up and at the end of the run.
     pub versions: Vec<NodeVersions>,
+    /// Production's broker settings against the releases of the upgrade path, before anything
+    /// started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::Preflight>,
+    /// ERROR/WARN entries of every component's log, grouped, counted and tied to their step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_scan: Option<crate::logscan::LogScan>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -298,6 +305,38 @@ mod tests {
                 before: "3.6.2".into(),
                 after: "3.9.1".into(),
             }],
+            preflight: Some(crate::preflight::Preflight {
+                from: "3.0.2".into(),
+                to: vec!["3.9.1".into()],
+                keys_checked: 2,
+                findings: vec![crate::preflight::Finding {
+                    severity: crate::preflight::Severity::Error,
+                    kind: crate::preflight::FindingKind::RemovedKey,
+                    key: "zookeeper.sync.time.ms".into(),
+                    origin: crate::components::kafka::Origin::Production,
+                    version: "3.9.1".into(),
+                    message: "zookeeper.sync.time.ms=2000 is gone in Kafka 3.9.1 (Kafka 3.0.2 knew it): the broker ignores it silently".into(),
+                }],
+                unavailable: None,
+            }),
+            log_scan: Some(crate::logscan::LogScan {
+                containers: 3,
+                lines: 1200,
+                counts: [("ignored_config".to_owned(), 1), ("warning".to_owned(), 7)].into(),
+                groups: vec![crate::logscan::LogGroup {
+                    kind: crate::logscan::LogKind::IgnoredConfig,
+                    level: "INFO".into(),
+                    node: "kafka-1".into(),
+                    count: 1,
+                    first_at_s: 31.5,
+                    last_at_s: 31.5,
+                    step: Some(1),
+                    during: "kill -9 kafka-1".into(),
+                    subject: Some("zookeeper.sync.time.ms".into()),
+                    sample: "zookeeper.sync.time.ms is set by production, but the broker does not list it among its own config values (KafkaConfig values): the broker ignores it (only a plugin could read it)".into(),
+                }],
+                groups_left_out: 1,
+            }),
         }
     }
 

@@ -349,6 +349,50 @@ impl Docker {
         out
     }
 
+    /// The container's whole log, stdout and stderr interleaved, each line prefixed with the
+    /// engine's RFC 3339 timestamp. Empty when the container is gone.
+    pub async fn log_timestamped(&self, name: &str) -> String {
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .build();
+        let mut out = String::new();
+        let mut stream = self.api.logs(name, Some(opts));
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        out
+    }
+
+    /// Name and node label of every container of a run, oldest first.
+    pub async fn run_containers(&self, run: &str) -> Vec<(String, String)> {
+        let filter = HashMap::from([("label", vec![format!("{LABEL_RUN}={run}")])]);
+        let Ok(mut list) = self
+            .api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+        else {
+            return Vec::new();
+        };
+        list.sort_by_key(|c| c.created.unwrap_or_default());
+        list.into_iter()
+            .filter_map(|c| {
+                let name = c.names?.first()?.trim_start_matches('/').to_owned();
+                let node = c
+                    .labels
+                    .and_then(|l| l.get(LABEL_NODE).cloned())
+                    .unwrap_or_else(|| name.clone());
+                Some((name, node))
+            })
+            .collect()
+    }
+
     pub async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
         let opts = RemoveContainerOptionsBuilder::new()
             .force(true)

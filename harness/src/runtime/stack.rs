@@ -64,6 +64,8 @@ pub enum StartError {
 pub struct Run {
     pub id: String,
     pub docker: Docker,
+    /// Logs of containers removed during the run, and of all of them at its end.
+    pub logs: crate::logscan::LogStore,
 }
 
 impl Run {
@@ -74,7 +76,11 @@ impl Run {
             8,
         )
         .to_ascii_lowercase();
-        Self { id, docker }
+        Self {
+            id,
+            docker,
+            logs: crate::logscan::LogStore::default(),
+        }
     }
 
     pub fn network(&self) -> String {
@@ -326,6 +332,7 @@ impl RunningStack {
     ) -> Result<(), StartError> {
         let name = self.run.container(node);
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
+        crate::logscan::keep(&self.run, &name, &node.to_string()).await;
         self.run.docker.remove_container(&name).await?;
         let spec = match node {
             NodeId::ZooKeeper(n) => {
@@ -730,6 +737,7 @@ async fn start_zookeeper(
         let log = run.docker.log_tail(&bootstrap_name, LOG_TAIL_LINES).await;
         return Err(StartError::Bootstrap { code, log });
     }
+    crate::logscan::keep(run, &bootstrap_name, "bootstrap").await;
     run.docker.remove_container(&bootstrap_name).await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::diagnostics::{did_you_mean, Diagnostic, InputError, KeyPath, Source};
 use super::model::*;
 use super::serde_types::*;
+use crate::logscan::LogKind;
 
 /// Kafka releases whose ZooKeeper mode the harness can run: 3.0 up to the last 3.x (4.0 removed it).
 const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
@@ -1072,13 +1073,39 @@ fn checks_section(c: &mut Checker, raw: ChecksSerde, consumers: &[&str], steps: 
         .max_unavailability
         .as_deref()
         .map(|d| c.duration(&root.key("max_unavailability"), Some(d), Duration::ZERO));
+    let log_scan = match raw.log_scan {
+        Some(l) if l.fail_on.is_empty() => {
+            c.error(
+                &root.key("log_scan").key("fail_on"),
+                "name at least one kind, e.g. [class_not_found, failed_to_start]",
+            );
+            Vec::new()
+        }
+        Some(l) => l.fail_on.into_iter().map(log_kind).collect(),
+        None => Vec::new(),
+    };
     Checks {
+        preflight: raw.preflight,
+        log_scan,
         no_loss: raw.no_loss,
         no_duplicates: raw.no_duplicates,
         ordering: raw.ordering,
         max_lag,
         produce_errors,
         max_unavailability,
+    }
+}
+
+fn log_kind(k: LogKindSerde) -> LogKind {
+    match k {
+        LogKindSerde::FailedToStart => LogKind::FailedToStart,
+        LogKindSerde::ClassNotFound => LogKind::ClassNotFound,
+        LogKindSerde::InvalidConfig => LogKind::InvalidConfig,
+        LogKindSerde::UnknownConfig => LogKind::UnknownConfig,
+        LogKindSerde::IgnoredConfig => LogKind::IgnoredConfig,
+        LogKindSerde::ProtocolMismatch => LogKind::ProtocolMismatch,
+        LogKindSerde::Error => LogKind::Error,
+        LogKindSerde::Warning => LogKind::Warning,
     }
 }
 

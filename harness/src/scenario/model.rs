@@ -337,13 +337,15 @@ pub struct ConsumerSpec {
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 6] = [
+pub const CHECK_NAMES: [&str; 8] = [
     "no_loss",
     "no_duplicates",
     "ordering",
     "max_lag",
     "produce_errors",
     "max_unavailability",
+    "preflight",
+    "log_scan",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -354,6 +356,10 @@ pub struct Checks {
     pub max_lag: Vec<MaxLag>,
     pub produce_errors: Option<ErrorBudget>,
     pub max_unavailability: Option<Duration>,
+    /// Fail on error findings of the config preflight.
+    pub preflight: bool,
+    /// Fail when a component's log shows one of these kinds; empty: no such check.
+    pub log_scan: Vec<crate::logscan::LogKind>,
 }
 
 impl Checks {
@@ -366,6 +372,8 @@ impl Checks {
             !self.max_lag.is_empty(),
             self.produce_errors.is_some(),
             self.max_unavailability.is_some(),
+            self.preflight,
+            !self.log_scan.is_empty(),
         ];
         CHECK_NAMES
             .iter()

@@ -347,6 +347,43 @@ pub struct ChecksSerde {
     /// e.g. "15s".
     #[serde(default)]
     pub max_unavailability: Option<String>,
+    /// Fails when the config preflight found an error: a production key a release of the upgrade
+    /// path no longer knows, or a class its classpath lacks (see `kafka-harness plan`).
+    #[serde(default)]
+    pub preflight: bool,
+    /// Fails when a component's log (ZooKeeper, brokers, the bootstrap, replaced containers
+    /// included) shows one of the kinds named, e.g. `fail_on: [class_not_found, failed_to_start]`.
+    #[serde(default)]
+    pub log_scan: Option<LogScanSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogScanSerde {
+    /// Kinds of log entries that fail the check.
+    pub fail_on: Vec<LogKindSerde>,
+}
+
+/// What a log entry says went wrong.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKindSerde {
+    /// "Fatal error during KafkaServer startup", "Exiting Kafka".
+    FailedToStart,
+    /// ClassNotFoundException, NoClassDefFoundError, "Class x could not be found".
+    ClassNotFound,
+    /// ConfigException, "Invalid value ... for configuration ...".
+    InvalidConfig,
+    /// "The configuration 'x' was supplied but isn't a known config".
+    UnknownConfig,
+    /// A production key a broker does not list among its own config values at start-up: ignored.
+    IgnoredConfig,
+    /// UnsupportedVersionException, inter.broker.protocol.version, metadata.version, IBP.
+    ProtocolMismatch,
+    /// Any other ERROR or FATAL line.
+    Error,
+    /// Any other WARN line.
+    Warning,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -379,7 +416,7 @@ pub struct ErrorBudgetSerde {
 #[serde(deny_unknown_fields)]
 pub struct ExpectSerde {
     /// Names of checks that must fail: no_loss, no_duplicates, ordering, max_lag, produce_errors,
-    /// max_unavailability.
+    /// max_unavailability, preflight, log_scan.
     #[serde(default)]
     pub fail: Vec<String>,
 }
