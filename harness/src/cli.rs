@@ -278,6 +278,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         consumers: Vec::new(),
         errors: Vec::new(),
         versions: Vec::new(),
+        canary: None,
     };
     let creds = Credentials::generate(&scenario.stack);
     let redactor = creds.clone();
@@ -303,11 +304,22 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         Ok(running) => {
             report.overridden.clone_from(&running.overridden);
             let before = running.read_versions().await;
+            let canary = crate::probes::canary::Canary::start(
+                &running,
+                &run.id,
+                &scenario.canary,
+                progress.epoch(),
+                &progress,
+            )
+            .await;
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
             report.steps =
                 crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
             let results = load.finish().await;
+            if let Some(canary) = canary {
+                report.canary = Some(canary.finish(&report.steps, &redactor).await);
+            }
             let after = running.read_versions().await;
             report.versions = before
                 .into_iter()
@@ -326,6 +338,10 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 .map(|s| s.started_at_s + s.duration_ms as f64 / 1000.0)
                 .collect();
             report.checks = crate::checks::evaluate::evaluate(&scenario, &results, &step_ends);
+            report.checks.extend(crate::checks::canary::evaluate(
+                &scenario,
+                report.canary.as_ref(),
+            ));
             report.set_load(results, &redactor);
             report.verdict = report.decide(&scenario.expect_fail);
         }

@@ -26,6 +26,8 @@ pub struct Plan {
     pub expect_fail: Vec<String>,
     pub production_config: Option<String>,
     pub overridden: Vec<Overridden>,
+    /// The canary probe, when it runs.
+    pub canary: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -174,6 +176,7 @@ impl Plan {
                 .as_ref()
                 .map(|o| o.path.display().to_string()),
             overridden,
+            canary: crate::probes::canary::plan_line(s),
         }
     }
 
@@ -217,6 +220,9 @@ impl Plan {
             for l in &self.load {
                 let _ = writeln!(o, "  {l}");
             }
+        }
+        if let Some(c) = &self.canary {
+            let _ = writeln!(o, "\ncanary: {c}");
         }
         let _ = writeln!(o, "\nsteps:");
         for (i, s) in self.steps.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Reports: report.json (everything, for machines), report.md (for a reviewer), junit.xml (for CI).
 //! All three are rendered from the same `Report`; none ever holds a password.
 
+mod canary;
 pub mod junit;
 pub mod markdown;
 
@@ -14,6 +15,7 @@ use crate::components::kafka::Overridden;
 use crate::load::producer::ProducerStats;
 use crate::load::{ConsumerResult, LoadResults};
 use crate::plan::PlannedNode;
+use crate::probes::canary::CanaryReport;
 use crate::secrets::Credentials;
 use crate::steps::{Status, StepOutcome};
 
@@ -54,6 +56,9 @@ pub struct Report {
     pub errors: Vec<TimedErrorLine>,
     /// The version each node reported itself, once the stack was up and at the end of the run.
     pub versions: Vec<NodeVersions>,
+    /// What the canary probe saw; absent when the scenario turned it off or the stack never came up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryReport>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -298,6 +303,7 @@ mod tests {
                 before: "3.6.2".into(),
                 after: "3.9.1".into(),
             }],
+            canary: None,
         }
     }
 

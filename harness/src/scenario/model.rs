@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use super::canary::{CanaryAvailability, CanaryLatencyBound, CanaryScope, CanarySpec};
+
 /// A released version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
@@ -201,6 +203,8 @@ pub struct Scenario {
     pub checks: Checks,
     /// Names of the checks that must fail (a planted defect).
     pub expect_fail: Vec<String>,
+    /// The canary probe that runs under every scenario unless turned off.
+    pub canary: CanarySpec,
 }
 
 pub use crate::checks::integrity::Semantics;
@@ -278,13 +282,16 @@ pub struct ConsumerSpec {
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 6] = [
+pub const CHECK_NAMES: [&str; 9] = [
     "no_loss",
     "no_duplicates",
     "ordering",
     "max_lag",
     "produce_errors",
     "max_unavailability",
+    "canary_availability",
+    "canary_max_unavailability",
+    "canary_e2e_p99",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -295,6 +302,9 @@ pub struct Checks {
     pub max_lag: Vec<MaxLag>,
     pub produce_errors: Option<ErrorBudget>,
     pub max_unavailability: Option<Duration>,
+    pub canary_availability: Option<CanaryAvailability>,
+    pub canary_max_unavailability: Option<Duration>,
+    pub canary_e2e_p99: Option<CanaryLatencyBound>,
 }
 
 impl Checks {
@@ -307,6 +317,9 @@ impl Checks {
             !self.max_lag.is_empty(),
             self.produce_errors.is_some(),
             self.max_unavailability.is_some(),
+            self.canary_availability.is_some(),
+            self.canary_max_unavailability.is_some(),
+            self.canary_e2e_p99.is_some(),
         ];
         CHECK_NAMES
             .iter()
