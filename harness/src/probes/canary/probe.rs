@@ -347,25 +347,24 @@ impl Canary {
     async fn warm_up(&self) {
         let t0 = Instant::now();
         let partitions = self.layout.partitions;
-        let answered = |h: &mut History| {
-            let acked: std::collections::BTreeSet<i32> = h
-                .records
+        let target = usize::try_from(partitions).unwrap_or(usize::MAX);
+        let acked_partitions = |h: &mut History| {
+            h.records
                 .iter()
                 .filter(|r| matches!(r.outcome, Outcome::Acked(_)))
                 .map(|r| r.partition)
-                .collect();
-            acked.len()
+                .collect::<std::collections::BTreeSet<i32>>()
+                .len()
         };
-        let mut silent = 0;
-        while t0.elapsed() < WARM_UP_TIMEOUT && self.producer.is_some() {
-            let n = self.shared.with(answered).unwrap_or(0);
-            if n >= usize::try_from(partitions).unwrap_or(usize::MAX) {
-                silent = 0;
+        let mut answered = 0;
+        while self.producer.is_some() {
+            answered = self.shared.with(acked_partitions).unwrap_or(0);
+            if answered >= target || t0.elapsed() >= WARM_UP_TIMEOUT {
                 break;
             }
-            silent = usize::try_from(partitions).unwrap_or(0).saturating_sub(n);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let silent = target.saturating_sub(answered);
         let now = self.shared.now_us();
         self.shared.with(|h| {
             for p in 0..i32::try_from(partitions).unwrap_or(0) {
@@ -378,8 +377,8 @@ impl Canary {
             format!("warm-up {:.1}s", t0.elapsed().as_secs_f64())
         } else {
             format!(
-                "{silent} partition(s) still silent after {}s; measuring anyway",
-                WARM_UP_TIMEOUT.as_secs()
+                "{silent} partition(s) never acknowledged during the warm-up ({:.1}s); measuring anyway",
+                t0.elapsed().as_secs_f64()
             )
         };
         self.progress.say(format!(
@@ -473,6 +472,27 @@ impl Canary {
         ));
         report
     }
+}
+
+/// One line for `plan`: what the canary will do in this scenario's stack.
+pub fn plan_line(s: &crate::scenario::Scenario) -> Option<String> {
+    let c = &s.canary;
+    if !c.enabled {
+        return None;
+    }
+    let l = Layout::for_brokers(usize::from(s.stack.kafka.brokers));
+    let port = match c.metrics_port {
+        0 => "an ephemeral port".to_owned(),
+        p => format!("port {p}"),
+    };
+    Some(format!(
+        "topic {TOPIC} (partitions={} rf={} min.insync.replicas={}), one record per partition every {}, available when acknowledged within {}; metrics on 127.0.0.1, {port}",
+        l.partitions,
+        l.replication_factor,
+        l.min_insync_replicas,
+        format_duration(c.interval),
+        format_duration(c.budget),
+    ))
 }
 
 /// One record per partition at every tick, acks=all; each outcome goes into the history.
