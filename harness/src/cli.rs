@@ -320,6 +320,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         versions: Vec::new(),
         preflight: None,
         log_scan: None,
+        canary: None,
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -347,11 +348,22 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         Ok(running) => {
             report.overridden.clone_from(&running.overridden);
             let before = running.read_versions().await;
+            let canary = crate::probes::canary::Canary::start(
+                &running,
+                &run.id,
+                &scenario.canary,
+                progress.epoch(),
+                &progress,
+            )
+            .await;
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
             report.steps =
                 crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
             let results = load.finish().await;
+            if let Some(canary) = canary {
+                report.canary = Some(canary.finish(&report.steps, &redactor).await);
+            }
             let after = running.read_versions().await;
             report.versions = before
                 .into_iter()
@@ -370,6 +382,10 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 .map(|s| s.started_at_s + s.duration_ms as f64 / 1000.0)
                 .collect();
             report.checks = crate::checks::evaluate::evaluate(&scenario, &results, &step_ends);
+            report.checks.extend(crate::checks::canary::evaluate(
+                &scenario,
+                report.canary.as_ref(),
+            ));
             report.set_load(results, &redactor);
             report.log_scan = Some(
                 crate::logscan::scan_run(&run, &scenario, &report.steps, epoch_unix_s, &redactor)

@@ -188,13 +188,28 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
     let client: AdminClient<DefaultClientContext> = config(bootstrap, admin)
         .create()
         .map_err(|e| e.to_string())?;
-    let new: Vec<NewTopic> = topics
+    // An explicit assignment places each partition's replicas on the brokers it names (leader
+    // first); fault scenarios depend on where the replicas are.
+    let assignments: Vec<Option<Vec<&[i32]>>> = topics
         .iter()
         .map(|t| {
+            t.assignment
+                .as_ref()
+                .map(|a| a.iter().map(Vec::as_slice).collect())
+        })
+        .collect();
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .zip(&assignments)
+        .map(|(t, assignment)| {
+            let replication = match assignment {
+                Some(a) => TopicReplication::Variable(a),
+                None => TopicReplication::Fixed(i32::from(t.replication_factor)),
+            };
             let mut nt = NewTopic::new(
                 &t.name,
                 i32::try_from(t.partitions).unwrap_or(i32::MAX),
-                TopicReplication::Fixed(i32::from(t.replication_factor)),
+                replication,
             );
             for (k, v) in &t.config {
                 nt = nt.set(k, v);

@@ -390,3 +390,36 @@ fn preflight_refuses_a_bad_release_and_says_what_to_install_without_a_jdk() {
     );
     assert!(err.contains("--no-preflight"), "{err}");
 }
+
+#[test]
+fn canary_settings_and_checks_are_validated() {
+    let scenario = format!(
+        "{SCENARIO}canary:\n  interval: 10ms\n  availability_budget: soon\nchecks:\n  canary_availability: {{ min_percent: 120, during: 4 }}\n  canary_e2e_p99: {{ max: 1s, during: 1, per_step: true }}\n"
+    );
+    let err = refused(STACK, &scenario, "validate");
+    for expected in [
+        "DIR/scenario.yaml:10:13: canary.interval: the canary's interval must lie between 100ms and 60s",
+        "DIR/scenario.yaml:11:24: canary.availability_budget: `soon` is not a duration",
+        "DIR/scenario.yaml:13:39: checks.canary_availability.min_percent: 120 is not a percentage",
+        "DIR/scenario.yaml:13:52: checks.canary_availability.during: step 4 does not exist; steps are numbered 1 to 1",
+        "DIR/scenario.yaml:14:51: checks.canary_e2e_p99.per_step: give `during` (one step) or `per_step: true` (every step), not both",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in\n{err}");
+    }
+}
+
+#[test]
+fn canary_checks_need_the_canary() {
+    let scenario = format!(
+        "{SCENARIO}canary: {{ enabled: false }}\nchecks:\n  canary_max_unavailability: 10s\nexpect:\n  fail: [canary_availability]\n"
+    );
+    let err = refused(STACK, &scenario, "validate");
+    assert!(
+        err.contains("DIR/scenario.yaml:11:30: checks.canary_max_unavailability: the canary is turned off (`canary.enabled: false`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("expect.fail[0]: `canary_availability` is not among this scenario's checks (canary_max_unavailability)"),
+        "{err}"
+    );
+}

@@ -61,13 +61,26 @@ fn main() {
 
 fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
     let report_dir = root().join("target/scenario-reports").join(name);
-    let status = harness()
+    let canary = kafka_harness::scenario::load_scenario(file)
+        .map_err(|e| format!("{name}: {e}"))?
+        .canary
+        .enabled;
+    let mut child = harness()
         .arg("run")
         .arg(file)
         .arg("--report-dir")
         .arg(&report_dir)
-        .status()
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot start the harness: {e}"))?;
+    let lines = echo_stderr(&mut child)?;
+    // While the run lasts, the canary's endpoint must answer with Strimzi's metrics.
+    let mut scraped = None;
+    if canary {
+        scraped = Some(scrape_during_the_run(&mut child, &lines));
+    }
+    std::thread::spawn(move || while lines.recv().is_ok() {});
+    let status = child.wait().map_err(|e| e.to_string())?;
     let report = std::fs::read_to_string(report_dir.join("report.json")).unwrap_or_default();
     if status.code() != Some(0) {
         return Err(format!("{name}: exit {status}; report: {report}").into());
@@ -77,8 +90,112 @@ fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
     if json["verdict"] != "pass" {
         return Err(format!("verdict is {}", json["verdict"]).into());
     }
+    if let Some(scraped) = scraped {
+        let url = scraped?;
+        if scrape(&url).is_ok() {
+            return Err(format!("{url} still answers after the run").into());
+        }
+        if json["canary"]["acked"].as_u64().unwrap_or(0) == 0 {
+            return Err(format!(
+                "report.json has no acknowledged canary record: {}",
+                json["canary"]
+            )
+            .into());
+        }
+    }
     let run_id = json["run_id"].as_str().unwrap_or_default().to_owned();
     assert_nothing_left(&run_id)
+}
+
+/// Echoes the child's stderr (so a failing run shows its progress) and hands every line over.
+fn echo_stderr(child: &mut Child) -> Result<mpsc::Receiver<String>, Failed> {
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            let _ = tx.send(line);
+        }
+    });
+    Ok(rx)
+}
+
+/// Waits for the canary's URL and the end of its warm-up (every partition acknowledged once), then
+/// scrapes the endpoint while the run is still going. Returns the URL.
+fn scrape_during_the_run(
+    child: &mut Child,
+    lines: &mpsc::Receiver<String>,
+) -> Result<String, Failed> {
+    let mut url = None;
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(900))
+            .map_err(|_| "the run never said that its canary was warm")?;
+        if let Some(u) = line.split("canary metrics: ").nth(1) {
+            url = Some(u.trim().to_owned());
+        }
+        if line.contains("] canary: topic ") {
+            break;
+        }
+    }
+    let url = url.ok_or("no `canary metrics: URL` line before the canary was warm")?;
+    let text = scrape(&url).map_err(|e| format!("GET {url} during the run: {e}"))?;
+    if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+        return Err("the run was over before the scrape: it proves nothing".into());
+    }
+    for family in [
+        "strimzi_canary_records_produced_total",
+        "strimzi_canary_records_produced_failed_total",
+        "strimzi_canary_records_produced_latency",
+        "strimzi_canary_records_consumed_total",
+        "strimzi_canary_records_consumed_latency",
+        "strimzi_canary_consumer_error_total",
+        "kafka_harness_canary_availability_ratio",
+    ] {
+        if !text
+            .lines()
+            .any(|l| l.starts_with(&format!("# TYPE {family} ")))
+        {
+            return Err(format!("{url} lacks {family}:\n{text}").into());
+        }
+    }
+    let produced: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("strimzi_canary_records_produced_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    if produced.is_empty() || produced.iter().any(|n| *n < 1.0) {
+        return Err(format!("after the warm-up, a partition has produced nothing:\n{text}").into());
+    }
+    if !text.contains("strimzi_canary_records_produced_latency_bucket{clientid=\"kafka-harness-canary\",partition=\"0\",le=\"100\"}") {
+        return Err(format!("no Strimzi bucket le=100 for partition 0:\n{text}").into());
+    }
+    Ok(url)
+}
+
+/// `GET url` over a plain TCP connection; the body of a 200 answer.
+fn scrape(url: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("not an http URL")?;
+    let (host, path) = rest.split_once('/').ok_or("no path")?;
+    let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    let (head, body) = answer.split_once("\r\n\r\n").ok_or("no header end")?;
+    if !head.starts_with("HTTP/1.1 200 ") {
+        return Err(format!(
+            "answered {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_owned())
 }
 
 /// Starts the smoke scenario and returns the child once its brokers are starting, with its run id.

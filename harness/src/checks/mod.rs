@@ -1,3 +1,4 @@
+pub mod canary;
 pub mod evaluate;
 pub mod integrity;
 pub mod lag;

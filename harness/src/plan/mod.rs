@@ -29,6 +29,8 @@ pub struct Plan {
     /// Production's settings against each release of the upgrade path (absent with `--no-preflight`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<crate::preflight::Preflight>,
+    /// The canary probe, when it runs.
+    pub canary: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -174,6 +176,7 @@ impl Plan {
                 .map(|o| o.path.display().to_string()),
             overridden,
             preflight: None,
+            canary: crate::probes::canary::plan_line(s),
         }
     }
 
@@ -217,6 +220,9 @@ impl Plan {
             for l in &self.load {
                 let _ = writeln!(o, "  {l}");
             }
+        }
+        if let Some(c) = &self.canary {
+            let _ = writeln!(o, "\ncanary: {c}");
         }
         let _ = writeln!(o, "\nsteps:");
         for (i, s) in self.steps.iter().enumerate() {

@@ -1,3 +1,5 @@
 //! Probes that watch the stack while a scenario runs.
 
+pub mod canary;
 pub mod lag;
+pub mod metrics_http;

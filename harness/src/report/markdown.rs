@@ -115,6 +115,9 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if let Some(c) = &r.canary {
+        o.push_str(&super::canary::markdown(c));
+    }
     let _ = writeln!(
         o,
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"

@@ -1,6 +1,7 @@
 //! Reports: report.json (everything, for machines), report.md (for a reviewer), junit.xml (for CI).
 //! All three are rendered from the same `Report`; none ever holds a password.
 
+mod canary;
 pub mod junit;
 pub mod markdown;
 
@@ -14,6 +15,7 @@ use crate::components::kafka::Overridden;
 use crate::load::producer::ProducerStats;
 use crate::load::{ConsumerResult, LoadResults};
 use crate::plan::PlannedNode;
+use crate::probes::canary::CanaryReport;
 use crate::secrets::Credentials;
 use crate::steps::{Status, StepOutcome};
 
@@ -61,6 +63,9 @@ pub struct Report {
     /// ERROR/WARN entries of every component's log, grouped, counted and tied to their step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_scan: Option<crate::logscan::LogScan>,
+    /// What the canary probe saw; absent when the scenario turned it off or the stack never came up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryReport>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -337,6 +342,7 @@ mod tests {
                 }],
                 groups_left_out: 1,
             }),
+            canary: None,
         }
     }
 

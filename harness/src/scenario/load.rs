@@ -55,7 +55,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, InputError> {
 }
 
 /// Collects diagnostics against one source file.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     source: &'a Source,
     found: Vec<Diagnostic>,
 }
@@ -68,7 +68,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
+    pub(super) fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
         self.found.push(self.source.error(path, message));
     }
 
@@ -82,7 +82,12 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn duration(&mut self, path: &KeyPath, raw: Option<&str>, default: Duration) -> Duration {
+    pub(super) fn duration(
+        &mut self,
+        path: &KeyPath,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         match raw.map(parse_duration) {
             None => default,
             Some(Ok(d)) => d,
@@ -839,7 +844,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         c.error(&root.key("steps"), "a scenario needs at least one step");
     }
 
-    let checks = checks_section(&mut c, raw.checks, &consumer_names, step_count);
+    let canary = super::canary::canary_section(&mut c, raw.canary);
+    let checks = checks_section(&mut c, raw.checks, &consumer_names, step_count, &canary);
     let enabled = checks.enabled();
     for (i, name) in raw.expect.fail.iter().enumerate() {
         if !enabled.contains(&name.as_str()) {
@@ -880,6 +886,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         semantics,
         checks,
         expect_fail: raw.expect.fail,
+        canary,
     })
 }
 
@@ -1031,8 +1038,22 @@ fn load_section(
     }
 }
 
-fn checks_section(c: &mut Checker, raw: ChecksSerde, consumers: &[&str], steps: usize) -> Checks {
+fn checks_section(
+    c: &mut Checker,
+    raw: ChecksSerde,
+    consumers: &[&str],
+    steps: usize,
+    canary: &CanarySpec,
+) -> Checks {
     let root = KeyPath::root().key("checks");
+    let canary_checks = super::canary::canary_checks(
+        c,
+        raw.canary_availability,
+        raw.canary_max_unavailability,
+        raw.canary_e2e_p99,
+        canary,
+        steps,
+    );
     let mut max_lag = Vec::new();
     for (i, m) in raw.max_lag.into_iter().enumerate() {
         let mp = root.key("max_lag").index(i);
@@ -1093,6 +1114,9 @@ fn checks_section(c: &mut Checker, raw: ChecksSerde, consumers: &[&str], steps: 
         max_lag,
         produce_errors,
         max_unavailability,
+        canary_availability: canary_checks.availability,
+        canary_max_unavailability: canary_checks.max_unavailability,
+        canary_e2e_p99: canary_checks.e2e_p99,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Stack and scenario files: their model, loading and diagnostics.
 
+mod canary;
 mod diagnostics;
 mod load;
 mod model;

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use super::canary::{CanaryAvailability, CanaryLatencyBound, CanaryScope, CanarySpec};
+
 /// A released version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
@@ -260,6 +262,8 @@ pub struct Scenario {
     pub checks: Checks,
     /// Names of the checks that must fail (a planted defect).
     pub expect_fail: Vec<String>,
+    /// The canary probe that runs under every scenario unless turned off.
+    pub canary: CanarySpec,
 }
 
 pub use crate::checks::integrity::Semantics;
@@ -337,7 +341,7 @@ pub struct ConsumerSpec {
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 8] = [
+pub const CHECK_NAMES: [&str; 11] = [
     "no_loss",
     "no_duplicates",
     "ordering",
@@ -346,6 +350,9 @@ pub const CHECK_NAMES: [&str; 8] = [
     "max_unavailability",
     "preflight",
     "log_scan",
+    "canary_availability",
+    "canary_max_unavailability",
+    "canary_e2e_p99",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -360,6 +367,9 @@ pub struct Checks {
     pub preflight: bool,
     /// Fail when a component's log shows one of these kinds; empty: no such check.
     pub log_scan: Vec<crate::logscan::LogKind>,
+    pub canary_availability: Option<CanaryAvailability>,
+    pub canary_max_unavailability: Option<Duration>,
+    pub canary_e2e_p99: Option<CanaryLatencyBound>,
 }
 
 impl Checks {
@@ -374,6 +384,9 @@ impl Checks {
             self.max_unavailability.is_some(),
             self.preflight,
             !self.log_scan.is_empty(),
+            self.canary_availability.is_some(),
+            self.canary_max_unavailability.is_some(),
+            self.canary_e2e_p99.is_some(),
         ];
         CHECK_NAMES
             .iter()

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 
+pub use super::canary::{CanaryAvailabilitySerde, CanaryLatencySerde, CanarySerde};
+
 /// A stack: what "production" is. Components, versions, security.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +184,9 @@ pub struct ScenarioSerde {
     /// if exactly these checks fail.
     #[serde(default)]
     pub expect: ExpectSerde,
+    /// The canary probe: on unless `enabled: false`.
+    #[serde(default)]
+    pub canary: Option<CanarySerde>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -347,6 +352,16 @@ pub struct ChecksSerde {
     /// e.g. "15s".
     #[serde(default)]
     pub max_unavailability: Option<String>,
+    /// Lowest share of canary records acknowledged within the canary's availability budget.
+    #[serde(default)]
+    pub canary_availability: Option<CanaryAvailabilitySerde>,
+    /// Longest time a canary partition went from a late or failed send to its next
+    /// acknowledgement, e.g. "10s".
+    #[serde(default)]
+    pub canary_max_unavailability: Option<String>,
+    /// Highest 99th percentile of the canary's end-to-end latency.
+    #[serde(default)]
+    pub canary_e2e_p99: Option<CanaryLatencySerde>,
     /// Fails when the config preflight found an error: a production key a release of the upgrade
     /// path no longer knows, or a class its classpath lacks (see `kafka-harness plan`).
     #[serde(default)]
@@ -416,7 +431,8 @@ pub struct ErrorBudgetSerde {
 #[serde(deny_unknown_fields)]
 pub struct ExpectSerde {
     /// Names of checks that must fail: no_loss, no_duplicates, ordering, max_lag, produce_errors,
-    /// max_unavailability, preflight, log_scan.
+    /// max_unavailability, preflight, log_scan, canary_availability, canary_max_unavailability,
+    /// canary_e2e_p99.
     #[serde(default)]
     pub fail: Vec<String>,
 }
