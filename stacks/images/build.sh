@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds the offline Docker images used by kafka-harness.
 #
-#   build.sh [--force] base                 -> debian:bookworm-slim
-#   build.sh [--force] jre                  -> kafka-harness/jre:17
+#   build.sh [--force] base [SUITE]         -> debian:SUITE-slim (bookworm, or trixie)
+#   build.sh [--force] jre [JAVA]           -> kafka-harness/jre:JAVA (17 on bookworm, or 21 on trixie)
 #   build.sh [--force] kafka VERSION        -> kafka-harness/kafka:VERSION
 #   build.sh [--force] zookeeper VERSION    -> kafka-harness/zookeeper:VERSION
 #
 # Idempotent: an existing tag is reported as "already present: TAG" and left
 # alone. --force rebuilds the requested target only (its prerequisites are
 # still built only when missing). Prerequisites are built automatically
-# (kafka|zookeeper -> jre -> base).
+# (kafka|zookeeper -> jre:17 -> base bookworm; jre:21 -> base trixie).
 #
 # Output contract: progress lines on stdout start with "==> "; on failure a
 # single "error: ..." line is printed on stderr (tool output goes to a log
@@ -24,18 +24,28 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-BASE_TAG="debian:bookworm-slim"
-JRE_TAG="kafka-harness/jre:17"
+BASE_REPO="debian"
+JRE_REPO="kafka-harness/jre"
 KAFKA_REPO="kafka-harness/kafka"
 ZK_REPO="kafka-harness/zookeeper"
+
+# Each JRE comes from the Debian release that packages it (bookworm has no
+# OpenJDK 21, trixie has no 17).
+jre_suite() {
+  case "$1" in
+    17) echo bookworm ;;
+    21) echo trixie ;;
+    *) return 1 ;;
+  esac
+}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: build.sh [--force] base
-       build.sh [--force] jre
+usage: build.sh [--force] base [bookworm|trixie]
+       build.sh [--force] jre [17|21]
        build.sh [--force] kafka VERSION
        build.sh [--force] zookeeper VERSION
 EOF
@@ -187,7 +197,9 @@ debian_mirror() {
 }
 
 build_base() {
-  local force="${1:-}"
+  # build_base FORCE SUITE
+  local force="${1:-}" suite="${2:-bookworm}"
+  local BASE_TAG="$BASE_REPO:$suite-slim"
   if [ -z "$force" ] && have_image "$BASE_TAG"; then
     say "already present: $BASE_TAG"
     return 0
@@ -209,13 +221,14 @@ build_base() {
   new_tmp tmp
   root="$tmp/rootfs"
   log="$LOG_DIR/debootstrap.log"
-  say "registry unreachable; debootstrap bookworm (minbase) from the host's apt mirror"
-  if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1; then
-    die "debootstrap bookworm from $mirror failed (log: $log)"
+  say "registry unreachable; debootstrap $suite (minbase) from the host's apt mirror"
+  if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$log" 2>&1; then
+    die "debootstrap $suite from $mirror failed (log: $log)"
   fi
 
   # Slim it like the official -slim variant and keep future installs slim too.
-  printf 'deb %s bookworm main\n' "$mirror" >"$root/etc/apt/sources.list"
+  printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
+  rm -f "$root"/etc/apt/sources.list.d/*.sources
   mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
   cat >"$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
 path-exclude /usr/share/doc/*
@@ -245,7 +258,7 @@ EOF
   say "importing rootfs as $BASE_TAG"
   if ! tar --numeric-owner --xattrs -C "$root" \
         --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . \
-      | docker import -c 'CMD ["bash"]' -m "debootstrap --variant=minbase bookworm" - "$BASE_TAG" >/dev/null; then
+      | docker import -c 'CMD ["bash"]' -m "debootstrap --variant=minbase $suite" - "$BASE_TAG" >/dev/null; then
     die "docker import of $BASE_TAG failed"
   fi
   say "built $BASE_TAG in $(( $(now) - t0 ))s"
@@ -254,15 +267,19 @@ EOF
 # -------------------------------------------------------------------- jre --
 
 build_jre() {
-  local force="${1:-}"
+  # build_jre FORCE JAVA
+  local force="${1:-}" java="${2:-17}" suite
+  local JRE_TAG="$JRE_REPO:$java"
+  suite="$(jre_suite "$java")" || die "no JRE $java: expected 17 or 21"
   if [ -z "$force" ] && have_image "$JRE_TAG"; then
     say "already present: $JRE_TAG"
     return 0
   fi
-  build_base ""
+  build_base "" "$suite"
   local t0; t0="$(now)"
-  say "building $JRE_TAG (apt-get install openjdk-17-jre-headless)"
-  docker_build "$JRE_TAG" "$HERE/jre" --network host
+  say "building $JRE_TAG (apt-get install openjdk-$java-jre-headless on $suite)"
+  docker_build "$JRE_TAG" "$HERE/jre" --network host \
+    --build-arg "BASE_IMAGE=$BASE_REPO:$suite-slim" --build-arg "JAVA_VERSION=$java"
   say "built $JRE_TAG in $(( $(now) - t0 ))s"
 }
 
@@ -303,7 +320,7 @@ build_component() {
     say "already present: $tag"
     return 0
   fi
-  build_jre ""
+  build_jre "" 17
   local t0 tmp ctx; t0="$(now)"
   new_tmp tmp
   ctx="$tmp/context"
@@ -324,7 +341,10 @@ if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
 TARGET="$1"; shift
 
 case "$TARGET" in
-  base|jre) [ $# -eq 0 ] || usage ;;
+  base) [ $# -le 1 ] || usage
+        case "${1:-bookworm}" in bookworm|trixie) ;; *) die "unknown base suite '$1' (expected bookworm or trixie)" ;; esac ;;
+  jre) [ $# -le 1 ] || usage
+       jre_suite "${1:-17}" >/dev/null || die "unknown JRE '$1' (expected 17 or 21)" ;;
   kafka|zookeeper) [ $# -eq 1 ] || die "usage: build.sh [--force] $TARGET VERSION" ;;
   -h|--help|help) usage ;;
   *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION or zookeeper VERSION)" ;;
@@ -335,7 +355,7 @@ take_lock
 init_log_dir
 
 case "$TARGET" in
-  base) build_base "$FORCE" ;;
-  jre) build_jre "$FORCE" ;;
+  base) build_base "$FORCE" "${1:-bookworm}" ;;
+  jre) build_jre "$FORCE" "${1:-17}" ;;
   kafka|zookeeper) build_component "$FORCE" "$TARGET" "$1" ;;
 esac
