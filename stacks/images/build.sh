@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Builds the offline Docker images used by kafka-harness.
 #
-#   build.sh [--force] base                 -> debian:bookworm-slim
-#   build.sh [--force] jre                  -> kafka-harness/jre:17
+#   build.sh [--force] base [SUITE]         -> debian:SUITE-slim (bookworm, or trixie)
+#   build.sh [--force] jre [JAVA]           -> kafka-harness/jre:JAVA (17 on bookworm, or 21 on trixie)
 #   build.sh [--force] kafka VERSION        -> kafka-harness/kafka:VERSION
 #   build.sh [--force] zookeeper VERSION    -> kafka-harness/zookeeper:VERSION
 #   build.sh --check kafka|zookeeper VERSION -> exit 0 when the image is present and
 #                                              built from the current recipe, 1 if not
+#   build.sh [--force] registry VERSION     -> kafka-harness/registry:VERSION (Apicurio Registry 3.x)
 #
 # Idempotent: an existing tag built from the current recipe (the files of its
 # folder here, hashed into the image label kafka-harness.recipe) is reported as
 # "already present: TAG" and left alone; a tag built from an older recipe is
 # rebuilt. --force rebuilds the requested target only (its prerequisites are
 # still built only when missing). Prerequisites are built automatically
-# (kafka|zookeeper -> jre -> base).
+# (kafka|zookeeper -> jre:17 -> base bookworm; registry -> the jre its
+# classes need -> its base).
 #
 # Output contract: progress lines on stdout start with "==> "; on failure a
 # single "error: ..." line is printed on stderr (tool output goes to a log
@@ -28,21 +30,33 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-BASE_TAG="debian:bookworm-slim"
-JRE_TAG="kafka-harness/jre:17"
+BASE_REPO="debian"
+JRE_REPO="kafka-harness/jre"
 KAFKA_REPO="kafka-harness/kafka"
 ZK_REPO="kafka-harness/zookeeper"
+REGISTRY_REPO="kafka-harness/registry"
+
+# Each JRE comes from the Debian release that packages it (bookworm has no
+# OpenJDK 21, trixie has no 17).
+jre_suite() {
+  case "$1" in
+    17) echo bookworm ;;
+    21) echo trixie ;;
+    *) return 1 ;;
+  esac
+}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: build.sh [--force] base
-       build.sh [--force] jre
+usage: build.sh [--force] base [bookworm|trixie]
+       build.sh [--force] jre [17|21]
        build.sh [--force] kafka VERSION
        build.sh [--force] zookeeper VERSION
        build.sh --check kafka|zookeeper VERSION
+       build.sh [--force] registry VERSION
 EOF
   exit 2
 }
@@ -206,7 +220,9 @@ debian_mirror() {
 }
 
 build_base() {
-  local force="${1:-}"
+  # build_base FORCE SUITE
+  local force="${1:-}" suite="${2:-bookworm}"
+  local BASE_TAG="$BASE_REPO:$suite-slim"
   if [ -z "$force" ] && have_image "$BASE_TAG"; then
     say "already present: $BASE_TAG"
     return 0
@@ -228,13 +244,14 @@ build_base() {
   new_tmp tmp
   root="$tmp/rootfs"
   log="$LOG_DIR/debootstrap.log"
-  say "registry unreachable; debootstrap bookworm (minbase) from the host's apt mirror"
-  if ! debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1; then
-    die "debootstrap bookworm from $mirror failed (log: $log)"
+  say "registry unreachable; debootstrap $suite (minbase) from the host's apt mirror"
+  if ! debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$log" 2>&1; then
+    die "debootstrap $suite from $mirror failed (log: $log)"
   fi
 
   # Slim it like the official -slim variant and keep future installs slim too.
-  printf 'deb %s bookworm main\n' "$mirror" >"$root/etc/apt/sources.list"
+  printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
+  rm -f "$root"/etc/apt/sources.list.d/*.sources
   mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
   cat >"$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
 path-exclude /usr/share/doc/*
@@ -264,7 +281,7 @@ EOF
   say "importing rootfs as $BASE_TAG"
   if ! tar --numeric-owner --xattrs -C "$root" \
         --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . \
-      | docker import -c 'CMD ["bash"]' -m "debootstrap --variant=minbase bookworm" - "$BASE_TAG" >/dev/null; then
+      | docker import -c 'CMD ["bash"]' -m "debootstrap --variant=minbase $suite" - "$BASE_TAG" >/dev/null; then
     die "docker import of $BASE_TAG failed"
   fi
   say "built $BASE_TAG in $(( $(now) - t0 ))s"
@@ -273,15 +290,19 @@ EOF
 # -------------------------------------------------------------------- jre --
 
 build_jre() {
-  local force="${1:-}"
+  # build_jre FORCE JAVA
+  local force="${1:-}" java="${2:-17}" suite
+  local JRE_TAG="$JRE_REPO:$java"
+  suite="$(jre_suite "$java")" || die "no JRE $java: expected 17 or 21"
   if [ -z "$force" ] && have_image "$JRE_TAG"; then
     say "already present: $JRE_TAG"
     return 0
   fi
-  build_base ""
+  build_base "" "$suite"
   local t0; t0="$(now)"
-  say "building $JRE_TAG (apt-get install openjdk-17-jre-headless)"
-  docker_build "$JRE_TAG" "$HERE/jre" --network host
+  say "building $JRE_TAG (apt-get install openjdk-$java-jre-headless on $suite)"
+  docker_build "$JRE_TAG" "$HERE/jre" --network host \
+    --build-arg "BASE_IMAGE=$BASE_REPO:$suite-slim" --build-arg "JAVA_VERSION=$java"
   say "built $JRE_TAG in $(( $(now) - t0 ))s"
 }
 
@@ -325,7 +346,7 @@ build_component() {
   if [ -z "$force" ] && have_image "$tag"; then
     say "$tag was built from an older recipe: rebuilding"
   fi
-  build_jre ""
+  build_jre "" 17
   local t0 tmp ctx; t0="$(now)"
   new_tmp tmp
   ctx="$tmp/context"
@@ -335,6 +356,89 @@ build_component() {
   rm -rf "$ctx/target"
   say "building $tag ($(find "$ctx/libs" -name '*.jar' | wc -l | tr -d ' ') jars, $(du -sh "$ctx/libs" | cut -f1))"
   docker_build "$tag" "$ctx" --build-arg "VERSION=$version" --label "kafka-harness.recipe=$(recipe_hash "$comp")"
+  say "built $tag in $(( $(now) - t0 ))s"
+}
+
+# --------------------------------------------------------------- registry --
+
+# class_major JAR: the class-file major version of the first class in JAR
+# (61 = Java 17, 65 = Java 21), empty if there is none.
+class_major() {
+  local entry
+  entry="$(unzip -Z1 "$1" 2>/dev/null | grep -m 1 '\.class$' || true)"
+  [ -n "$entry" ] || return 0
+  { unzip -p "$1" "$entry" 2>/dev/null || true; } | head -c 8 | od -An -tu1 | awk '{ print $7 * 256 + $8 }'
+}
+
+# Apicurio Registry 3.x from its own Maven Central distribution: the
+# io.apicurio:apicurio-registry-app:VERSION:tar.gz:all assembly, which is the
+# Quarkus application as the upstream image ships it (legacy-jar layout
+# "*-runner.jar + lib/" in 3.0.x, fast-jar "quarkus-run.jar + lib/ app/
+# quarkus/" later). Its JRE follows from the class-file version of its jars.
+# mvn_get COMPONENT GROUP:ARTIFACT VERSION TYPE:CLASSIFIER OUT_DIR
+# Downloads one artifact (no dependency graph) into OUT_DIR. Plugin 2.8's get
+# with -Dtransitive=false is used because it does not read the artifact's
+# pom: newer copy/get goals fail when a parent pom is missing from the
+# repository, as io.apicurio:apicurio-registry:3.0.9 is on some mirrors.
+mvn_get() {
+  local comp="$1" ga="$2" version="$3" tc="$4" out="$5" log
+  need mvn "install Maven with apt-get install -y maven"
+  log="$LOG_DIR/mvn-$comp-$version.log"
+  mkdir -p "$out"
+  say "downloading $ga:$version:$tc with mvn"
+  if ! mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:2.8:get \
+        "-Dartifact=$ga:$version:$tc" -Dtransitive=false "-Ddest=$out/" >"$log" 2>&1; then
+    local g="${ga//./\\.}"
+    if grep -qE "Could not find artifact $g|$g:[^ ]*:$version was not found|Failure to find $g" "$log"; then
+      die "mvn could not resolve $ga:$version:$tc — is that a released version? (log: $log)"
+    fi
+    if grep -qE "Could not transfer artifact|UnknownHostException|Connection refused|Network is unreachable|Connect timed out|Read timed out" "$log"; then
+      die "mvn could not download $ga:$version: is Maven Central reachable? (log: $log)"
+    fi
+    die "mvn failed downloading $ga:$version:$tc (log: $log)"
+  fi
+}
+
+build_registry() {
+  local force="$1" version="$2" tag ga="io.apicurio:apicurio-registry-app"
+  check_version registry "$version"
+  case "$version" in
+    [0-2].*) die "Apicurio Registry $version is not supported: the registry image needs 3.x (2.x has separate storage distributions and another API layout)" ;;
+  esac
+  tag="$REGISTRY_REPO:$version"
+  if [ -z "$force" ] && have_image "$tag"; then
+    say "already present: $tag"
+    return 0
+  fi
+  need unzip "install it with apt-get install -y unzip"
+  local t0 tmp ctx dist; t0="$(now)"
+  new_tmp tmp
+  ctx="$tmp/context"
+  mkdir -p "$ctx/app"
+  cp -R "$HERE/registry/." "$ctx/"
+  mvn_get registry "$ga" "$version" "tar.gz:all" "$tmp/dist"
+  dist="$tmp/dist/apicurio-registry-app-$version-all.tar.gz"
+  [ -f "$dist" ] || die "mvn reported success but $(basename "$dist") is missing"
+  tar -xzf "$dist" -C "$ctx/app" || die "cannot unpack $(basename "$dist")"
+  # world-readable before COPY: a chmod in the Dockerfile would copy every jar
+  # into another layer
+  chmod -R a+rX "$ctx/app"
+
+  # The highest class-file version among Apicurio's own jars decides the JRE.
+  local jar major max=0 java
+  while IFS= read -r jar; do
+    major="$(class_major "$jar")"
+    [ -n "$major" ] && [ "$major" -gt "$max" ] && max="$major"
+  done < <(find "$ctx/app" -name 'io.apicurio.*.jar' -o -name 'apicurio-registry-app-*.jar')
+  if   [ "$max" -eq 0 ];  then die "no Apicurio jar with classes found in $(basename "$dist")"
+  elif [ "$max" -le 61 ]; then java=17
+  elif [ "$max" -le 65 ]; then java=21
+  else die "Apicurio Registry $version needs Java $((max - 44)); only 17 and 21 can be built here"
+  fi
+  build_jre "" "$java"
+
+  say "building $tag (Java $java, $(find "$ctx/app" -name '*.jar' | wc -l | tr -d ' ') jars, $(du -sh "$ctx/app" | cut -f1))"
+  docker_build "$tag" "$ctx" --build-arg "VERSION=$version" --build-arg "JRE_IMAGE=$JRE_REPO:$java"
   say "built $tag in $(( $(now) - t0 ))s"
 }
 
@@ -352,10 +456,13 @@ fi
 TARGET="$1"; shift
 
 case "$TARGET" in
-  base|jre) [ $# -eq 0 ] || usage ;;
-  kafka|zookeeper) [ $# -eq 1 ] || die "usage: build.sh [--force] $TARGET VERSION" ;;
+  base) [ $# -le 1 ] || usage
+        case "${1:-bookworm}" in bookworm|trixie) ;; *) die "unknown base suite '$1' (expected bookworm or trixie)" ;; esac ;;
+  jre) [ $# -le 1 ] || usage
+       jre_suite "${1:-17}" >/dev/null || die "unknown JRE '$1' (expected 17 or 21)" ;;
+  kafka|zookeeper|registry) [ $# -eq 1 ] || die "usage: build.sh [--force] $TARGET VERSION" ;;
   -h|--help|help) usage ;;
-  *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION or zookeeper VERSION)" ;;
+  *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION, zookeeper VERSION or registry VERSION)" ;;
 esac
 
 check_docker
@@ -363,7 +470,8 @@ take_lock
 init_log_dir
 
 case "$TARGET" in
-  base) build_base "$FORCE" ;;
-  jre) build_jre "$FORCE" ;;
+  base) build_base "$FORCE" "${1:-bookworm}" ;;
+  jre) build_jre "$FORCE" "${1:-17}" ;;
   kafka|zookeeper) build_component "$FORCE" "$TARGET" "$1" ;;
+  registry) build_registry "$FORCE" "$1" ;;
 esac
