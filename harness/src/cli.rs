@@ -67,6 +67,12 @@ pub enum Command {
         /// Only print the final summary.
         #[arg(long)]
         quiet: bool,
+        /// For a scenario with a version `matrix`: `default` runs the entries not marked nightly,
+        /// `all` runs every entry (the nightly matrix), or one entry by its label, e.g.
+        /// `3.9.1-to-4.1.1`. Each entry's report goes to REPORT_DIR/LABEL/, the matrix table to
+        /// REPORT_DIR/matrix.md and matrix.json.
+        #[arg(long, default_value = "default")]
+        matrix: String,
     },
     /// Build (or pull) the images stacks need.
     Images {
@@ -120,8 +126,10 @@ pub async fn main(cli: Cli) -> i32 {
             scenario,
             report_dir,
             quiet,
+            matrix,
         } => match scenario::load_scenario(&scenario) {
-            Ok(s) => run(s, &report_dir, quiet).await,
+            Ok(s) if s.matrix.is_empty() => run(s, &report_dir, quiet).await,
+            Ok(s) => run_matrix(&s, &matrix, &report_dir, quiet).await,
             Err(e) => invalid(&e),
         },
         Command::Images {
@@ -231,6 +239,102 @@ enum Ended {
     Finished(Box<Report>),
     Panicked(String),
     Interrupted(&'static str),
+}
+
+/// One matrix entry's outcome, for the table at the end.
+#[derive(Debug, serde::Serialize)]
+struct MatrixRow {
+    from: String,
+    to: String,
+    nightly: bool,
+    verdict: &'static str,
+    report: String,
+}
+
+/// Runs the selected entries of a scenario's version matrix one after the other, then writes and
+/// prints the matrix table. Exit code: the worst of the entries'.
+async fn run_matrix(s: &Scenario, select: &str, report_dir: &Path, quiet: bool) -> i32 {
+    let entries: Vec<_> = s
+        .matrix
+        .iter()
+        .filter(|e| match select {
+            "default" => !e.nightly,
+            "all" => true,
+            label => e.label() == label,
+        })
+        .copied()
+        .collect();
+    if entries.is_empty() {
+        let labels: Vec<String> = s.matrix.iter().map(|e| e.label()).collect();
+        eprintln!(
+            "error: --matrix {select}: expected `default`, `all` or one of {}",
+            labels.join(", ")
+        );
+        return EXIT_INVALID_INPUT;
+    }
+    let mut rows = Vec::new();
+    let mut worst = EXIT_OK;
+    for (i, e) in entries.iter().enumerate() {
+        if !quiet {
+            println!(
+                "==> matrix entry {}/{}: Kafka {} -> {}",
+                i + 1,
+                entries.len(),
+                e.from,
+                e.to
+            );
+        }
+        let dir = report_dir.join(e.label());
+        let code = run(s.for_entry(e), &dir, quiet).await;
+        rows.push(MatrixRow {
+            from: e.from.to_string(),
+            to: e.to.to_string(),
+            nightly: e.nightly,
+            verdict: match code {
+                EXIT_OK => "pass",
+                EXIT_CHECKS_FAILED => "fail",
+                EXIT_INTERRUPTED => "interrupted",
+                _ => "error",
+            },
+            report: dir.join("report.md").display().to_string(),
+        });
+        worst = match (worst, code) {
+            (_, EXIT_INTERRUPTED) | (EXIT_INTERRUPTED, _) => EXIT_INTERRUPTED,
+            (EXIT_STACK_FAILED, _) | (_, EXIT_STACK_FAILED) => EXIT_STACK_FAILED,
+            (a, b) => a.max(b),
+        };
+        if code == EXIT_INTERRUPTED {
+            break;
+        }
+    }
+    let mut table = format!(
+        "# Version matrix of scenario {}\n\n| from | to | set | verdict | report |\n|---|---|---|---|---|\n",
+        s.name
+    );
+    for r in &rows {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.from,
+            r.to,
+            if r.nightly { "nightly" } else { "default" },
+            r.verdict,
+            r.report
+        ));
+    }
+    let written = std::fs::create_dir_all(report_dir)
+        .and_then(|()| std::fs::write(report_dir.join("matrix.md"), &table))
+        .and_then(|()| {
+            let json = serde_json::to_string_pretty(&rows).map_err(std::io::Error::other)?;
+            std::fs::write(report_dir.join("matrix.json"), json + "\n")
+        });
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write the matrix table to {}: {e}",
+            report_dir.display()
+        );
+    }
+    println!("{table}");
+    worst
 }
 
 async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {

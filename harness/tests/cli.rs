@@ -423,3 +423,19 @@ fn canary_checks_need_the_canary() {
         "{err}"
     );
 }
+
+#[test]
+fn a_version_matrix_is_validated() {
+    let scenario = format!(
+        "{SCENARIO}matrix:\n  - {{ from: \"3.9.1\", to: \"3.6.2\", nightly: true }}\n  - {{ from: \"3.7.2\", to: \"4.1.1\", nightly: true }}\n"
+    );
+    let err = refused(STACK, &scenario, "validate");
+    for expected in [
+        "matrix[0].to: an upgrade goes to a newer release than 3.9.1, not 3.6.2",
+        "matrix[0]: a version matrix varies the Kafka rolling upgrades, and this scenario has none",
+        "matrix[1].to: unsupported version \"4.1.1\": ZooKeeper mode (removed in Kafka 4.0)",
+        "matrix: every entry is `nightly`; the default run needs at least one",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in\n{err}");
+    }
+}

@@ -41,9 +41,25 @@ fn main() {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        trials.push(Trial::test(format!("scenario::{name}"), move || {
-            run_scenario(&file, &name)
-        }));
+        // A scenario with a version matrix is one test case per entry: the default entries, or all
+        // of them when KAFKA_HARNESS_MATRIX=all (the nightly selector).
+        let all = std::env::var("KAFKA_HARNESS_MATRIX").is_ok_and(|v| v == "all");
+        let matrix = kafka_harness::scenario::load_scenario(&file)
+            .map(|s| s.matrix)
+            .unwrap_or_default();
+        if matrix.is_empty() {
+            let (file, name) = (file.clone(), name.clone());
+            trials.push(Trial::test(format!("scenario::{name}"), move || {
+                run_scenario(&file, &name, None)
+            }));
+        }
+        for entry in matrix.into_iter().filter(|e| all || !e.nightly) {
+            let (file, name, label) = (file.clone(), name.clone(), entry.label());
+            trials.push(Trial::test(
+                format!("scenario::{name}[{label}]"),
+                move || run_scenario(&file, &name, Some(&label)),
+            ));
+        }
     }
     trials.push(Trial::test("lifecycle::sigint_removes_everything", || {
         interrupted_run("INT")
@@ -59,17 +75,20 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
-    let report_dir = root().join("target/scenario-reports").join(name);
+fn run_scenario(file: &Path, name: &str, entry: Option<&str>) -> Result<(), Failed> {
+    let base_dir = root().join("target/scenario-reports").join(name);
+    // A matrix entry's report sits in a folder named after it.
+    let report_dir = entry.map_or_else(|| base_dir.clone(), |l| base_dir.join(l));
     let canary = kafka_harness::scenario::load_scenario(file)
         .map_err(|e| format!("{name}: {e}"))?
         .canary
         .enabled;
-    let mut child = harness()
-        .arg("run")
-        .arg(file)
-        .arg("--report-dir")
-        .arg(&report_dir)
+    let mut cmd = harness();
+    cmd.arg("run").arg(file).arg("--report-dir").arg(&base_dir);
+    if let Some(label) = entry {
+        cmd.args(["--matrix", label]);
+    }
+    let mut child = cmd
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the harness: {e}"))?;
@@ -82,6 +101,16 @@ fn run_scenario(file: &Path, name: &str) -> Result<(), Failed> {
     std::thread::spawn(move || while lines.recv().is_ok() {});
     let status = child.wait().map_err(|e| e.to_string())?;
     let report = std::fs::read_to_string(report_dir.join("report.json")).unwrap_or_default();
+    if let Some(label) = entry {
+        // The matrix table names the entry and its verdict.
+        let table = std::fs::read_to_string(base_dir.join("matrix.md")).unwrap_or_default();
+        let (from, to) = label.split_once("-to-").unwrap_or((label, ""));
+        if !table.contains(&format!("| {from} | {to} | default | pass |")) {
+            return Err(
+                format!("{name}: matrix.md lacks a passing row for {label}:\n{table}").into(),
+            );
+        }
+    }
     if status.code() != Some(0) {
         return Err(format!("{name}: exit {status}; report: {report}").into());
     }

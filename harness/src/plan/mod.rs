@@ -24,6 +24,9 @@ pub struct Plan {
     pub semantics: String,
     pub checks: Vec<String>,
     pub expect_fail: Vec<String>,
+    /// The version matrix, one line per entry (empty: the scenario runs as written).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matrix: Vec<String>,
     pub production_config: Option<String>,
     pub overridden: Vec<Overridden>,
     /// Production's settings against each release of the upgrade path (absent with `--no-preflight`).
@@ -169,6 +172,22 @@ impl Plan {
             semantics: s.semantics.to_string(),
             checks: s.checks.enabled().into_iter().map(str::to_owned).collect(),
             expect_fail: s.expect_fail.clone(),
+            matrix: s
+                .matrix
+                .iter()
+                .map(|e| {
+                    format!(
+                        "Kafka {} -> {} ({})",
+                        e.from,
+                        e.to,
+                        if e.nightly {
+                            "nightly: run --matrix all"
+                        } else {
+                            "default"
+                        }
+                    )
+                })
+                .collect(),
             production_config: stack
                 .kafka
                 .overlay
@@ -242,6 +261,15 @@ impl Plan {
                 "planted defect: these checks must fail: {}",
                 self.expect_fail.join(", ")
             );
+        }
+        if !self.matrix.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nversion matrix (each entry a run of its own; the plan above is the scenario as written):"
+            );
+            for m in &self.matrix {
+                let _ = writeln!(o, "  {m}");
+            }
         }
         if let Some(p) = &self.production_config {
             let _ = writeln!(o, "\nproduction config {p} is overlaid;");

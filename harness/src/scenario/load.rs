@@ -875,7 +875,59 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         None => Semantics::AtLeastOnce,
     };
 
+    let mut matrix = Vec::new();
+    let upgrades = steps.iter().any(|s| {
+        matches!(
+            s,
+            Step::RollingUpgrade {
+                component: Component::Kafka | Component::Controller,
+                ..
+            }
+        )
+    });
+    for (i, m) in raw.matrix.into_iter().enumerate() {
+        let mp = root.key("matrix").index(i);
+        let (range, what) = if stack.kafka.is_kraft() {
+            (
+                KAFKA_KRAFT_MODE,
+                "KRaft mode with SCRAM formatted into storage",
+            )
+        } else {
+            (KAFKA_ZK_MODE, "ZooKeeper mode (removed in Kafka 4.0)")
+        };
+        let from = c.version(&mp.key("from"), &m.from, range, what);
+        let to = c.version(&mp.key("to"), &m.to, range, what);
+        if from >= to {
+            c.error(
+                &mp.key("to"),
+                format!("an upgrade goes to a newer release than {from}, not {to}"),
+            );
+        }
+        if !upgrades {
+            c.error(
+                &mp,
+                "a version matrix varies the Kafka rolling upgrades, and this scenario has none",
+            );
+        }
+        let entry = MatrixEntry {
+            from,
+            to,
+            nightly: m.nightly,
+        };
+        if matrix.contains(&entry) {
+            c.error(&mp, format!("{} -> {} is listed twice", from, to));
+        }
+        matrix.push(entry);
+    }
+    if !matrix.is_empty() && matrix.iter().all(|m| m.nightly) {
+        c.error(
+            &root.key("matrix"),
+            "every entry is `nightly`; the default run needs at least one",
+        );
+    }
+
     c.finish(Scenario {
+        matrix,
         name: raw.name,
         description: raw.description,
         source: source.path.clone(),

@@ -264,6 +264,58 @@ pub struct Scenario {
     pub expect_fail: Vec<String>,
     /// The canary probe that runs under every scenario unless turned off.
     pub canary: CanarySpec,
+    /// Version combinations to run the scenario with (empty: as written).
+    pub matrix: Vec<MatrixEntry>,
+}
+
+/// One from/to combination of a scenario's version matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatrixEntry {
+    pub from: Version,
+    pub to: Version,
+    /// Only in the full matrix.
+    pub nightly: bool,
+}
+
+impl MatrixEntry {
+    /// A name usable as a directory and a test-case suffix: `3.9.1-to-4.1.1`.
+    pub fn label(&self) -> String {
+        format!("{}-to-{}", self.from, self.to)
+    }
+}
+
+impl Scenario {
+    /// The scenario with one matrix entry applied: the stack starts on `from` (its image too), every
+    /// Kafka or controller rolling upgrade goes to `to`, a protocol pin names `from`'s line and a
+    /// metadata.version bump `to`'s.
+    #[must_use]
+    pub fn for_entry(&self, e: &MatrixEntry) -> Self {
+        let mut s = self.clone();
+        s.name = format!("{} [{} -> {}]", self.name, e.from, e.to);
+        s.stack.kafka.version = e.from;
+        s.stack.kafka.image = s.stack.kafka.image.for_version(Component::Kafka, e.from);
+        for step in &mut s.steps {
+            match step {
+                Step::RollingUpgrade {
+                    component: Component::Kafka | Component::Controller,
+                    to,
+                    pin_protocol,
+                    ..
+                } => {
+                    *to = e.to;
+                    if let Some(p) = pin_protocol {
+                        *p = format!("{}.{}", e.from.major, e.from.minor);
+                    }
+                }
+                Step::BumpMetadataVersion { to, .. } => {
+                    *to = format!("{}.{}", e.to.major, e.to.minor);
+                }
+                _ => {}
+            }
+        }
+        s.matrix = Vec::new();
+        s
+    }
 }
 
 pub use crate::checks::integrity::Semantics;

@@ -187,6 +187,24 @@ pub struct ScenarioSerde {
     /// The canary probe: on unless `enabled: false`.
     #[serde(default)]
     pub canary: Option<CanarySerde>,
+    /// Version matrix: each entry runs the scenario again with the stack's Kafka release replaced by
+    /// `from` and every Kafka/controller rolling upgrade going to `to` (protocol pins follow `from`,
+    /// a metadata.version bump follows `to`). `run` runs the entries not marked `nightly`;
+    /// `run --matrix all` runs every entry. Omitted: the scenario as written.
+    #[serde(default)]
+    pub matrix: Vec<MatrixEntrySerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixEntrySerde {
+    /// The Kafka release the stack starts on, e.g. "3.9.1".
+    pub from: String,
+    /// The Kafka release every rolling upgrade of the scenario goes to, e.g. "4.1.1".
+    pub to: String,
+    /// Only in the full (nightly) matrix, `run --matrix all`.
+    #[serde(default)]
+    pub nightly: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
