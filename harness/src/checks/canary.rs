@@ -2,7 +2,7 @@
 //! unavailability window, end-to-end latency at the 99th percentile — over the run, during one step,
 //! or per step. Plain functions over the canary's report.
 
-use crate::checks::evaluate::{CheckResult, CheckStatus};
+use crate::checks::evaluate::CheckResult;
 use crate::probes::canary::{CanaryReport, Stretch};
 use crate::scenario::{format_duration, CanaryScope, Scenario};
 
@@ -57,17 +57,7 @@ pub fn evaluate(scenario: &Scenario, canary: Option<&CanaryReport>) -> Vec<Check
     let c = &scenario.checks;
     let mut out = Vec::new();
     let mut push = |name: String, check: &'static str, ok: bool, evidence: String| {
-        out.push(CheckResult {
-            name,
-            check,
-            status: if ok {
-                CheckStatus::Pass
-            } else {
-                CheckStatus::Fail
-            },
-            expected_to_fail: scenario.expect_fail.iter().any(|e| e == check),
-            evidence,
-        });
+        out.push(CheckResult::of(scenario, name, check, ok, evidence));
     };
     let none = "the canary did not run, so the bound cannot be shown to hold";
     let percent = |p: Option<f64>| p.map_or("n/a".to_owned(), |p| format!("{p:.2} %"));
@@ -190,6 +180,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::checks::evaluate::CheckStatus;
     use crate::probes::canary::{CanaryStep, CanaryWindow, LatencySummary, Layout};
     use crate::scenario::{CanaryAvailability, CanaryLatencyBound};
 

@@ -30,6 +30,27 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// The outcome of `check` in `scenario`, marked as expected to fail when its `expect.fail` says so.
+    pub fn of(
+        scenario: &Scenario,
+        name: String,
+        check: &'static str,
+        ok: bool,
+        evidence: String,
+    ) -> Self {
+        Self {
+            name,
+            check,
+            status: if ok {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            },
+            expected_to_fail: scenario.expect_fail.iter().any(|e| e == check),
+            evidence,
+        }
+    }
+
     /// Whether this check came out as the scenario declared (passing, or failing as expected).
     pub fn as_declared(&self) -> bool {
         (self.status == CheckStatus::Fail) == self.expected_to_fail
@@ -56,20 +77,9 @@ pub fn evaluate(
 ) -> Vec<CheckResult> {
     let c = &scenario.checks;
     let sem = scenario.semantics;
-    let expected: BTreeSet<&str> = scenario.expect_fail.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     let mut push = |name: String, check: &'static str, ok: bool, evidence: String| {
-        out.push(CheckResult {
-            name,
-            check,
-            status: if ok {
-                CheckStatus::Pass
-            } else {
-                CheckStatus::Fail
-            },
-            expected_to_fail: expected.contains(check),
-            evidence,
-        });
+        out.push(CheckResult::of(scenario, name, check, ok, evidence));
     };
     let no_reader =
         "no consumer reads this scenario's topics, so there is nothing to judge".to_owned();

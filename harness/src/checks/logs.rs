@@ -2,9 +2,7 @@
 //! an error finding, `log_scan` on a log entry of a kind the scenario names. Each names the cause:
 //! the key or class, the node, and the step during which it appeared.
 
-use std::collections::BTreeSet;
-
-use super::evaluate::{CheckResult, CheckStatus};
+use super::evaluate::CheckResult;
 use crate::logscan::LogScan;
 use crate::preflight::{Preflight, Severity};
 use crate::scenario::Scenario;
@@ -17,17 +15,8 @@ pub fn evaluate(
     preflight: Option<&Preflight>,
     scan: Option<&LogScan>,
 ) -> Vec<CheckResult> {
-    let expected: BTreeSet<&str> = scenario.expect_fail.iter().map(String::as_str).collect();
-    let result = |check: &'static str, ok: bool, evidence: String| CheckResult {
-        name: check.to_owned(),
-        check,
-        status: if ok {
-            CheckStatus::Pass
-        } else {
-            CheckStatus::Fail
-        },
-        expected_to_fail: expected.contains(check),
-        evidence,
+    let result = |check: &'static str, ok: bool, evidence: String| {
+        CheckResult::of(scenario, check.to_owned(), check, ok, evidence)
     };
     let mut out = Vec::new();
     if scenario.checks.preflight {
