@@ -422,6 +422,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         consumers: Vec::new(),
         errors: Vec::new(),
         versions: Vec::new(),
+        timing: crate::report::Timing::default(),
         preflight: None,
         log_scan: None,
         canary: None,
@@ -438,6 +439,8 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
     )
     .await
     .map_err(stack::StartError::from);
+    report.timing.preparing_s = t0.elapsed().as_secs_f64();
+    let t_start = Instant::now();
     let started = match images {
         Err(e) => Err(e),
         Ok(()) => stack::start(&run, &scenario.stack, creds, &progress).await,
@@ -448,6 +451,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             .map(|()| s),
         Err(e) => Err(e),
     };
+    report.timing.stack_start_s = t_start.elapsed().as_secs_f64();
     match started {
         Ok(running) => {
             report.overridden.clone_from(&running.overridden);
@@ -462,8 +466,11 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             .await;
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
+            let t_steps = Instant::now();
             report.steps =
                 crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
+            report.timing.steps_s = t_steps.elapsed().as_secs_f64();
+            let t_wrap = Instant::now();
             let results = load.finish().await;
             if let Some(canary) = canary {
                 report.canary = Some(canary.finish(&report.steps, &redactor).await);
@@ -501,6 +508,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 report.log_scan.as_ref(),
             ));
             report.verdict = report.decide(&scenario.expect_fail);
+            report.timing.wrap_up_s = t_wrap.elapsed().as_secs_f64();
         }
         Err(e) => {
             let e = redactor.redact(&e.to_string());

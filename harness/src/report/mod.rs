@@ -56,6 +56,8 @@ pub struct Report {
     pub errors: Vec<TimedErrorLine>,
     /// The version each node reported itself, once the stack was up and at the end of the run.
     pub versions: Vec<NodeVersions>,
+    /// Where the wall time went.
+    pub timing: Timing,
     /// Production's broker settings against the releases of the upgrade path, before anything
     /// started.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +68,21 @@ pub struct Report {
     /// What the canary probe saw; absent when the scenario turned it off or the stack never came up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryReport>,
+}
+
+/// Where the run's wall time went: the harness's own work before and after, waiting on the
+/// components to come up, and the steps (waiting on the components and the declared waits; the
+/// harness's own time between rolled nodes is in each rolling upgrade's evidence).
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct Timing {
+    /// Config preflight and image checks or builds, before anything starts (the harness's own).
+    pub preparing_s: f64,
+    /// Starting the stack and creating topics: waiting on the components.
+    pub stack_start_s: f64,
+    /// Running the steps.
+    pub steps_s: f64,
+    /// Stopping load and canary, reading versions back, checks and log scan (the harness's own).
+    pub wrap_up_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -148,6 +165,11 @@ impl Report {
             self.duration_s,
             self.run_id
         );
+        let t = &self.timing;
+        s.push_str(&format!(
+            "\n  time: {:.1}s preparing (preflight, images), {:.1}s starting the stack, {:.1}s in steps, {:.1}s checks and logs",
+            t.preparing_s, t.stack_start_s, t.steps_s, t.wrap_up_s
+        ));
         for c in &self.checks {
             s.push_str(&format!(
                 "\n  check {}: {} — {}",
@@ -305,6 +327,7 @@ mod tests {
                 source: "producer w".into(),
                 error: "Broker: Not enough replicas (x2)".into(),
             }],
+            timing: Timing::default(),
             versions: vec![NodeVersions {
                 node: "kafka-1".into(),
                 before: "3.6.2".into(),
