@@ -367,17 +367,7 @@ impl Docker {
 
     /// Name and node label of every container of a run, oldest first.
     pub async fn run_containers(&self, run: &str) -> Vec<(String, String)> {
-        let filter = HashMap::from([("label", vec![format!("{LABEL_RUN}={run}")])]);
-        let Ok(mut list) = self
-            .api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-        else {
+        let Ok(mut list) = self.containers_of(run).await else {
             return Vec::new();
         };
         list.sort_by_key(|c| c.created.unwrap_or_default());
@@ -404,21 +394,29 @@ impl Docker {
             .map_err(api(format!("remove {name}")))
     }
 
+    /// Every container (running or not) labelled with `run`.
+    async fn containers_of(
+        &self,
+        run: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, DockerError> {
+        let filter = HashMap::from([("label", vec![format!("{LABEL_RUN}={run}")])]);
+        self.api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .map_err(api("list containers"))
+    }
+
     /// Removes every container, network and volume labelled with one of `runs`.
     pub async fn remove_runs(&self, runs: &[String]) -> Result<Removed, DockerError> {
         let mut removed = Removed::default();
         for run in runs {
             let filter = HashMap::from([("label", vec![format!("{LABEL_RUN}={run}")])]);
-            let containers = self
-                .api
-                .list_containers(Some(
-                    ListContainersOptionsBuilder::new()
-                        .all(true)
-                        .filters(&filter)
-                        .build(),
-                ))
-                .await
-                .map_err(api("list containers"))?;
+            let containers = self.containers_of(run).await?;
             let removals = containers
                 .iter()
                 .filter_map(|c| c.id.clone())
