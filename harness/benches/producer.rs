@@ -238,6 +238,9 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     std::fs::write(&stack_file, STACK_YAML).map_err(|e| format!("writing the stack file: {e}"))?;
     let stack = scenario::load_stack(&stack_file).map_err(|e| format!("the bench stack: {e}"))?;
 
+    kafka_harness::runtime::images::ensure(&run.docker, &stack, &progress, false)
+        .await
+        .map_err(|e| format!("the stack's images: {e}"))?;
     let running = stack::start(&run, &stack, Credentials::generate(&stack), &progress)
         .await
         .map_err(|e| format!("the stack did not come up: {e}"))?;

@@ -336,27 +336,26 @@ impl Docker {
 
     /// The last `lines` lines the container wrote, stdout and stderr interleaved.
     pub async fn log_tail(&self, name: &str, lines: usize) -> String {
-        let opts = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .tail(&lines.to_string())
-            .build();
-        let mut out = String::new();
-        let mut stream = self.api.logs(name, Some(opts));
-        while let Some(Ok(chunk)) = stream.next().await {
-            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        out
+        self.logs(name, LogsOptionsBuilder::new().tail(&lines.to_string()))
+            .await
+    }
+
+    /// What the container wrote since `unix_s` (whole seconds), stdout and stderr interleaved.
+    pub async fn log_since(&self, name: &str, unix_s: i32) -> String {
+        self.logs(name, LogsOptionsBuilder::new().since(unix_s))
+            .await
     }
 
     /// The container's whole log, stdout and stderr interleaved, each line prefixed with the
     /// engine's RFC 3339 timestamp. Empty when the container is gone.
     pub async fn log_timestamped(&self, name: &str) -> String {
-        let opts = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .build();
+        self.logs(name, LogsOptionsBuilder::new().timestamps(true))
+            .await
+    }
+
+    /// Reads a container's log (stdout and stderr) as text with the given selection.
+    async fn logs(&self, name: &str, opts: LogsOptionsBuilder) -> String {
+        let opts = opts.stdout(true).stderr(true).build();
         let mut out = String::new();
         let mut stream = self.api.logs(name, Some(opts));
         while let Some(Ok(chunk)) = stream.next().await {

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::docker::{
     ContainerSpec, Docker, DockerError, Removed, LABEL_NODE, LABEL_PID, LABEL_RUN,
 };
-use super::images::{self, ImageError};
+use super::images::ImageError;
 use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
 use crate::components::zookeeper;
@@ -201,27 +201,25 @@ impl RunningStack {
         timeout: Duration,
         progress: &Progress,
     ) -> Result<(), StartError> {
-        if matches!(node, NodeId::Controller(_)) {
-            // Its log already says it started before; only a new line counts.
-            let name = self.run.container(node);
-            let baseline = started_count(&self.run, &name).await;
-            self.run.docker.start(&name).await?;
-            wait_controller(&self.run, node, baseline, timeout).await?;
-        } else {
-            self.run.docker.start(&self.run.container(node)).await?;
-            self.wait_ready(node, timeout).await?;
-        }
+        let since = unix_s();
+        self.run.docker.start(&self.run.container(node)).await?;
+        self.wait_ready(node, since, timeout).await?;
         progress.say(format!("{node} is back"));
         Ok(())
     }
 
-    async fn wait_ready(&self, node: NodeId, timeout: Duration) -> Result<(), StartError> {
+    /// Waits until `node`, started at `since` (unix seconds), answers again.
+    async fn wait_ready(
+        &self,
+        node: NodeId,
+        since: i32,
+        timeout: Duration,
+    ) -> Result<(), StartError> {
         match node {
             NodeId::ZooKeeper(n) => {
                 wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
             }
-            // A new container: its first start is the one to wait for.
-            NodeId::Controller(_) => wait_controller(&self.run, node, 0, timeout).await,
+            NodeId::Controller(_) => wait_controller(&self.run, node, since, timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -352,8 +350,9 @@ impl RunningStack {
                 .0
             }
         };
+        let since = unix_s();
         create_and_start(&self.run, &spec).await?;
-        self.wait_ready(node, timeout).await?;
+        self.wait_ready(node, since, timeout).await?;
         if matches!(node, NodeId::Kafka(_)) {
             self.wait_in_sync(node, timeout).await?;
         }
@@ -532,14 +531,14 @@ impl RunningStack {
     }
 }
 
-/// Starts the whole stack. On error the caller still owns the run and must tear it down.
+/// Starts the whole stack; its images must be present (`images::ensure`). On error the caller
+/// still owns the run and must tear it down.
 pub async fn start(
     run: &Run,
     stack: &Stack,
     creds: Credentials,
     progress: &Progress,
 ) -> Result<RunningStack, StartError> {
-    images::ensure(&run.docker, stack, progress, false).await?;
     run.docker
         .create_network(&run.network(), &run.labels(None))
         .await?;
@@ -582,6 +581,7 @@ pub async fn start(
         _ => 0,
     };
     let mut overridden = Vec::new();
+    let since = unix_s();
     try_join_all(kafka_nodes.iter().map(|&node| {
         let (spec, props) = kafka_spec(
             run,
@@ -617,7 +617,7 @@ pub async fn start(
         async move {
             match node {
                 NodeId::Controller(_) => {
-                    wait_controller(run, node, 0, stack.kafka.start_timeout).await
+                    wait_controller(run, node, since, stack.kafka.start_timeout).await
                 }
                 _ => {
                     wait_broker(
@@ -978,26 +978,32 @@ async fn wait_broker(
 /// The line a KRaft node logs once it serves.
 const KRAFT_STARTED: &str = "Kafka Server started";
 
-/// How often a container's log says its KRaft server started.
-async fn started_count(run: &Run, name: &str) -> usize {
-    let log = run.docker.log_tail(name, 100_000).await;
-    log.lines().filter(|l| l.contains(KRAFT_STARTED)).count()
+/// Now, in whole seconds since the epoch (what the engine's `since` takes).
+fn unix_s() -> i32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
 }
 
-/// Ready = a controller's log says it started more often than `baseline` times (a restarted
-/// container keeps the lines of its earlier starts). Whether it caught up with the quorum is
-/// checked separately.
+/// Ready = a controller's log says it started, in what it wrote since `since` (unix seconds, taken
+/// just before the container was started: a restarted container keeps the lines of its earlier
+/// starts). Whether it caught up with the quorum is checked separately.
 async fn wait_controller(
     run: &Run,
     node: NodeId,
-    baseline: usize,
+    since: i32,
     timeout: Duration,
 ) -> Result<(), StartError> {
     let name = run.container(node);
     wait_until(run, node, timeout, || {
         let name = name.clone();
         async move {
-            if started_count(run, &name).await > baseline {
+            if run
+                .docker
+                .log_since(&name, since)
+                .await
+                .contains(KRAFT_STARTED)
+            {
                 Ok(())
             } else {
                 Err(format!("its log does not say `{KRAFT_STARTED}` yet"))

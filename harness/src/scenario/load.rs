@@ -15,6 +15,18 @@ const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4
 /// Kafka releases whose KRaft mode the harness can run: `kafka-storage format --add-scram` (KIP-900)
 /// arrived in 3.5.
 const KAFKA_KRAFT_MODE: (Version, Version) = (Version::new(3, 5, 0), Version::new(5, 0, 0));
+/// The Kafka releases a stack's mode supports, and how an error names that range.
+fn kafka_releases(kraft: bool) -> ((Version, Version), &'static str) {
+    if kraft {
+        (
+            KAFKA_KRAFT_MODE,
+            "KRaft mode with SCRAM formatted into storage",
+        )
+    } else {
+        (KAFKA_ZK_MODE, "ZooKeeper mode (removed in Kafka 4.0)")
+    }
+}
+
 /// ZooKeeper releases whose server and 4lw commands the harness knows.
 const ZOOKEEPER_SUPPORTED: (Version, Version) = (Version::new(3, 5, 0), Version::new(4, 0, 0));
 
@@ -188,21 +200,8 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         }
         (None, true) => None,
     };
-    let k_version = if kraft {
-        c.version(
-            &k_path.key("version"),
-            &raw.kafka.version,
-            KAFKA_KRAFT_MODE,
-            "KRaft mode with SCRAM formatted into storage",
-        )
-    } else {
-        c.version(
-            &k_path.key("version"),
-            &raw.kafka.version,
-            KAFKA_ZK_MODE,
-            "ZooKeeper mode (removed in Kafka 4.0)",
-        )
-    };
+    let (range, what) = kafka_releases(kraft);
+    let k_version = c.version(&k_path.key("version"), &raw.kafka.version, range, what);
     let mode = match (kraft, raw.kafka.controllers) {
         (false, None) => KafkaMode::ZooKeeper,
         (false, Some(_)) => {
@@ -663,18 +662,10 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     }
                 };
                 let to = match component {
-                    Component::Kafka | Component::Controller if kraft => c.version(
-                        &up.key("to"),
-                        &u.to,
-                        KAFKA_KRAFT_MODE,
-                        "KRaft mode with SCRAM formatted into storage",
-                    ),
-                    Component::Kafka | Component::Controller => c.version(
-                        &up.key("to"),
-                        &u.to,
-                        KAFKA_ZK_MODE,
-                        "ZooKeeper mode (removed in Kafka 4.0)",
-                    ),
+                    Component::Kafka | Component::Controller => {
+                        let (range, what) = kafka_releases(kraft);
+                        c.version(&up.key("to"), &u.to, range, what)
+                    }
                     Component::ZooKeeper => {
                         c.version(&up.key("to"), &u.to, ZOOKEEPER_SUPPORTED, "the harness")
                     }
@@ -887,14 +878,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     });
     for (i, m) in raw.matrix.into_iter().enumerate() {
         let mp = root.key("matrix").index(i);
-        let (range, what) = if stack.kafka.is_kraft() {
-            (
-                KAFKA_KRAFT_MODE,
-                "KRaft mode with SCRAM formatted into storage",
-            )
-        } else {
-            (KAFKA_ZK_MODE, "ZooKeeper mode (removed in Kafka 4.0)")
-        };
+        let (range, what) = kafka_releases(stack.kafka.is_kraft());
         let from = c.version(&mp.key("from"), &m.from, range, what);
         let to = c.version(&mp.key("to"), &m.to, range, what);
         if from >= to {
