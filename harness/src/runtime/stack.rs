@@ -676,9 +676,6 @@ pub async fn start(
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             running.admin_tool("kafka-acls", &args, None).await?;
         }
-        if let Ok(level) = running.metadata_version().await {
-            progress.say(format!("metadata.version {level}"));
-        }
     }
     Ok(running)
 }
@@ -1045,7 +1042,6 @@ fn finalized_level(output: &str, feature: &str) -> Option<String> {
         .lines()
         .find(|l| l.contains(&format!("Feature: {feature}")))?
         .split('\t')
-        .chain(std::iter::empty())
         .flat_map(|f| f.split("  "))
         .find_map(|f| f.trim().strip_prefix("FinalizedVersionLevel:"))
         .map(|v| v.trim().to_owned())
