@@ -117,7 +117,11 @@ pub fn evaluate(scenario: &Scenario, canary: Option<&CanaryReport>) -> Vec<Check
                         if w.open { " (still unavailable at the end)" } else { "" },
                         r.steps
                             .iter()
-                            .find(|s| w.from_s >= s.from_s && w.from_s < s.to_s)
+                            .find(|s| {
+                                // judged when its first record's budget ran out, as in the steps
+                                let judged_s = w.from_s + r.availability_budget_ms as f64 / 1000.0;
+                                judged_s >= s.from_s && judged_s < s.to_s
+                            })
                             .map(|s| format!(", during step {} ({})", s.step, s.label))
                             .unwrap_or_default(),
                         format_duration(limit)

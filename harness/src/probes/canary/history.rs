@@ -255,17 +255,18 @@ pub struct Stretch {
     pub e2e_latency: LatencySummary,
 }
 
-/// Numbers over the records sent in `[from_us, to_us)` and the windows that began then.
+/// Numbers over the records judged in `[from_us, to_us)` and the windows that began then.
+///
+/// A record is judged when its availability budget runs out (its send plus the budget): whatever
+/// delays it happens before then, so a record sent just before a broker is killed belongs to the
+/// kill's step, not to the quiet step before it. A window belongs where its first record was judged.
 pub fn stretch(history: &History, j: Judging, all: &[Window], from_us: u64, to_us: u64) -> Stretch {
+    let judged_in = |sent_us: u64| (from_us..to_us).contains(&sent_us.saturating_add(j.budget_us));
     let mut s = Stretch::default();
     let mut produce = Vec::new();
     let mut e2e = Vec::new();
     let ms = |us: u64| us as f64 / 1000.0;
-    for r in history
-        .records
-        .iter()
-        .filter(|r| r.sent_us >= from_us && r.sent_us < to_us)
-    {
+    for r in history.records.iter().filter(|r| judged_in(r.sent_us)) {
         match verdict(r, history, j) {
             Verdict::WarmUp => continue,
             Verdict::Available => {
@@ -290,7 +291,7 @@ pub fn stretch(history: &History, j: Judging, all: &[Window], from_us: u64, to_u
     s.availability_percent = (s.records > 0).then(|| s.available as f64 * 100.0 / s.records as f64);
     if let Some(w) = all
         .iter()
-        .filter(|w| w.from_us >= from_us && w.from_us < to_us)
+        .filter(|w| judged_in(w.from_us))
         .max_by_key(|w| (w.duration_us(), std::cmp::Reverse(w.from_us)))
     {
         s.longest_unavailability_ms = w.duration_us() / 1000;
@@ -740,17 +741,19 @@ mod tests {
             "Broker: Not enough in-sync replicas".into(),
         );
         let steps = [
+            // records are judged a budget (1 s) after their send: sent at 0 and 1 s in step 1,
+            // sent from 2 s to 5 s in step 2
             StepSpan {
                 index: 0,
-                label: "wait 2s".into(),
+                label: "wait 3s".into(),
                 from_s: 0.0,
-                to_s: 2.0,
+                to_s: 3.0,
             },
             StepSpan {
                 index: 1,
                 label: "kill -9 kafka-2".into(),
-                from_s: 2.0,
-                to_s: 6.0,
+                from_s: 3.0,
+                to_s: 7.0,
             },
         ];
         let r = report(
@@ -781,5 +784,20 @@ mod tests {
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].count, 2);
         assert!((r.measured_from_s - 0.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_record_sent_just_before_a_step_is_judged_in_it() {
+        // sent at 0..4 s; the one sent at 2 s waits 1.5 s because of what step 2 does at 2.5 s
+        let h = partition(0, &[Some(5), Some(5), Some(1500), Some(5), Some(5)]);
+        let j = judging(6);
+        let all = windows(&h, j);
+        let quiet = stretch(&h, j, &all, 0, (2 * S) + S / 2);
+        let kill = stretch(&h, j, &all, (2 * S) + S / 2, 6 * S);
+        assert_eq!((quiet.records, quiet.available), (2, 2));
+        assert_eq!(quiet.longest_unavailability_ms, 0);
+        assert_eq!((kill.records, kill.available), (3, 2));
+        // until the record sent at 3 s was acknowledged (3.005 s)
+        assert_eq!(kill.longest_unavailability_ms, 1005);
     }
 }
