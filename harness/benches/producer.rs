@@ -453,6 +453,7 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
         partitioner: None,
         delivery_timeout: Duration::from_secs(120),
         on_step: false,
+        avro: None,
     };
     let mut ledger = Ledger::new();
     ledger.reserve(id, records);
@@ -467,6 +468,7 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
         counters: Arc::default(),
         stop: stop_rx,
         epoch: Instant::now(),
+        avro: None,
     };
     let cpu_before = process_cpu_s();
     let started = Instant::now();

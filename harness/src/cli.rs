@@ -426,6 +426,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         preflight: None,
         log_scan: None,
         canary: None,
+        registry: None,
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -464,6 +465,9 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 &progress,
             )
             .await;
+            let registry = running
+                .registry_url()
+                .map(|url| crate::probes::registry::RegistryProbe::start(&url, progress.epoch()));
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
             let t_steps = Instant::now();
@@ -472,6 +476,11 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             report.timing.steps_s = t_steps.elapsed().as_secs_f64();
             let t_wrap = Instant::now();
             let results = load.finish().await;
+            if let Some(registry) = registry {
+                let r = registry.finish(results.registrations.clone()).await;
+                progress.say(crate::report::registry_line(&r));
+                report.registry = Some(r);
+            }
             if let Some(canary) = canary {
                 report.canary = Some(canary.finish(&report.steps, &redactor).await);
             }
@@ -493,6 +502,9 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 .map(|s| s.started_at_s + s.duration_ms as f64 / 1000.0)
                 .collect();
             report.checks = crate::checks::evaluate::evaluate(&scenario, &results, &step_ends);
+            report
+                .checks
+                .extend(crate::checks::avro::evaluate(&scenario, &results));
             report.checks.extend(crate::checks::canary::evaluate(
                 &scenario,
                 report.canary.as_ref(),

@@ -1,3 +1,4 @@
+pub mod avro;
 pub mod canary;
 pub mod evaluate;
 pub mod integrity;

@@ -39,6 +39,8 @@ pub struct ConsumerTask {
     pub errors: Arc<Mutex<Vec<ConsumerError>>>,
     pub stop: watch::Receiver<bool>,
     pub epoch: Instant,
+    /// Avro consumers: how values are read and judged.
+    pub avro: Option<super::avro::AvroReader>,
 }
 
 impl ConsumerTask {
@@ -67,7 +69,17 @@ impl ConsumerTask {
                 m = consumer.recv() => match m {
                     Ok(m) => {
                         let Some(payload) = m.payload() else { continue };
-                        match record::decode(&self.run_id, payload) {
+                        let decoded = match &self.avro {
+                            None => record::decode(&self.run_id, payload),
+                            Some(a) => {
+                                let (d, error) = a.judge(&self.run_id, m.headers(), payload).await;
+                                if let Some(e) = error {
+                                    self.error(e);
+                                }
+                                d
+                            }
+                        };
+                        match decoded {
                             Decoded::Ours { producer, seq, intact } => {
                                 if let Ok(mut l) = self.ledger.lock() {
                                     l.delivered(RecordId { producer, seq }, m.partition(), m.offset(), intact);

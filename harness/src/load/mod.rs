@@ -1,6 +1,7 @@
 //! Load: producers at declared rates and consumer group members, their integrity ledgers and lag
 //! samplers. Steps start, stop, wait for and drain them by name.
 
+pub mod avro;
 pub mod consumer;
 pub mod producer;
 pub mod record;
@@ -18,7 +19,9 @@ use crate::checks::integrity::{Integrity, Ledger, Semantics};
 use crate::checks::lag::{LagSeries, LagStatus};
 use crate::probes::lag::LagSampler;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario};
+use crate::avro::{RegistryClient, RegistryError};
+use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
+use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registration, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask};
 use producer::{Counters, ProducerStats, ProducerTask};
 
@@ -28,6 +31,8 @@ struct ProducerSlot {
     stop: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<ProducerStats>>,
     stats: Option<ProducerStats>,
+    /// Avro producers: the schema they write with now.
+    avro: Option<CurrentSchema>,
 }
 
 struct ConsumerSlot {
@@ -41,6 +46,7 @@ struct ConsumerSlot {
     sampler: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     /// How many members this consumer has had (restarts add one).
     members: u32,
+    avro: Option<Arc<Mutex<AvroReadStats>>>,
 }
 
 /// What a consumer saw, for checks and reports.
@@ -55,12 +61,18 @@ pub struct ConsumerResult {
     pub max_lag: i64,
     pub final_status: LagStatus,
     pub errors: Vec<ConsumerError>,
+    /// Avro consumers: what was read with which writer schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avro: Option<AvroReadStats>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LoadResults {
     pub producers: Vec<ProducerStats>,
     pub consumers: Vec<ConsumerResult>,
+    /// Schema versions registered during the run (Avro producers and `register_schema` steps).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<Registration>,
 }
 
 pub struct LoadSet {
@@ -72,6 +84,8 @@ pub struct LoadSet {
     epoch: Instant,
     producers: BTreeMap<String, ProducerSlot>,
     consumers: BTreeMap<String, ConsumerSlot>,
+    registry: Option<Arc<RegistryClient>>,
+    registrations: Registrations,
 }
 
 impl std::fmt::Debug for LoadSet {
@@ -118,6 +132,12 @@ impl LoadSet {
                     task: None,
                     sampler: None,
                     members: 0,
+                    avro: c.avro.as_ref().map(|a| {
+                        Arc::new(Mutex::new(AvroReadStats {
+                            reader_schema: a.reader.as_ref().map(SchemaFile::name),
+                            ..AvroReadStats::default()
+                        }))
+                    }),
                 };
                 (c.name.clone(), slot)
             })
@@ -133,6 +153,10 @@ impl LoadSet {
                     stop: None,
                     task: None,
                     stats: None,
+                    avro: p
+                        .avro
+                        .as_ref()
+                        .map(|_| Arc::new(watch::channel(None).0)),
                 };
                 (p.name.clone(), slot)
             })
@@ -146,6 +170,10 @@ impl LoadSet {
             epoch,
             producers,
             consumers,
+            registry: running
+                .registry_url()
+                .map(|u| Arc::new(RegistryClient::new(&u))),
+            registrations: Arc::default(),
         }
     }
 
@@ -189,6 +217,16 @@ impl LoadSet {
                 counters: slot.counters.clone(),
                 stop: rx,
                 epoch: self.epoch,
+                avro: match (&slot.spec.avro, &slot.avro, &self.registry) {
+                    (Some(spec), Some(current), Some(registry)) => Some(AvroWriter::new(
+                        registry.clone(),
+                        spec.subject.clone(),
+                        spec.schema.clone(),
+                        current.clone(),
+                        self.registrations.clone(),
+                    )),
+                    _ => None,
+                },
             };
             slot.stop = Some(tx);
             slot.task = Some(tokio::spawn(task.run()));
@@ -214,6 +252,14 @@ impl LoadSet {
             errors: slot.errors.clone(),
             stop: rx,
             epoch: self.epoch,
+            avro: match (&slot.spec.avro, &slot.avro, &self.registry) {
+                (Some(spec), Some(stats), Some(registry)) => Some(AvroReader {
+                    registry: registry.clone(),
+                    reader: spec.reader.clone(),
+                    stats: stats.clone(),
+                }),
+                _ => None,
+            },
         };
         slot.stop = Some(tx);
         slot.task = Some(tokio::spawn(task.run()));
@@ -332,6 +378,95 @@ impl LoadSet {
         }
     }
 
+    /// Registers `schema` under an Avro producer's subject (after setting the subject's
+    /// compatibility level, if given). Accepted: the producer writes with it from its next record.
+    /// Returns what happened, with the subject's versions read back from the registry; `Err` when
+    /// the outcome is not the expected one.
+    pub async fn register_schema(
+        &mut self,
+        producer: &str,
+        schema: &SchemaFile,
+        expect_accepted: bool,
+        compatibility: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(String, Vec<String>), (String, Vec<String>)> {
+        let fail = |m: String| (m, Vec::new());
+        let registry = self
+            .registry
+            .clone()
+            .ok_or_else(|| fail("the stack has no schema registry".to_owned()))?;
+        let slot = self
+            .producers
+            .get(producer)
+            .ok_or_else(|| fail(format!("no producer named {producer}")))?;
+        let (Some(spec), Some(current)) = (&slot.spec.avro, &slot.avro) else {
+            return Err(fail(format!("producer {producer} does not send Avro")));
+        };
+        let (subject, current) = (spec.subject.clone(), current.clone());
+        let mut evidence = Vec::new();
+        if let Some(level) = compatibility {
+            registry
+                .set_compatibility(Some(&subject), level)
+                .await
+                .map_err(|e| fail(format!("cannot set compatibility {level} on {subject}: {e}")))?;
+            evidence.push(format!("subject {subject}: compatibility {level}"));
+        }
+        let epoch = self.epoch;
+        let result = avro::register(&registry, &subject, schema, timeout, |e| {
+            evidence.push(format!(
+                "at {:.1}s: {e}; retrying",
+                epoch.elapsed().as_secs_f64()
+            ));
+        })
+        .await;
+        let versions = match registry.versions(&subject).await {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => format!("unknown ({e})"),
+        };
+        match result {
+            Ok(id) => {
+                avro::note_registration(
+                    &self.registrations,
+                    Registration {
+                        subject: subject.clone(),
+                        schema: schema.name(),
+                        id,
+                        at_s: epoch.elapsed().as_secs_f64(),
+                        by: "register_schema step".to_owned(),
+                    },
+                );
+                current.send_replace(Some(Arc::new(avro::WriterSchema {
+                    id,
+                    file: schema.clone(),
+                })));
+                let msg = format!(
+                    "{} accepted as schema id {id}; subject {subject} has versions {versions}; {producer} writes with it now",
+                    schema.name()
+                );
+                if expect_accepted {
+                    Ok((msg, evidence))
+                } else {
+                    Err((format!("expected a refusal, but {msg}"), evidence))
+                }
+            }
+            Err(e @ RegistryError::Refused { .. }) => {
+                let msg = format!(
+                    "the registry refused {} for subject {subject}: {e}; subject {subject} has versions {versions}",
+                    schema.name()
+                );
+                if expect_accepted {
+                    Err((msg, evidence))
+                } else {
+                    Ok((msg, evidence))
+                }
+            }
+            Err(e) => Err((
+                format!("cannot register {} under {subject}: {e}", schema.name()),
+                evidence,
+            )),
+        }
+    }
+
     pub async fn restart_consumer(&mut self, name: &str) -> Result<String, String> {
         self.stop(name).await?;
         self.start(name)?;
@@ -410,9 +545,17 @@ impl LoadSet {
                 lag,
                 integrity,
                 errors: slot.errors.lock().map(|e| e.clone()).unwrap_or_default(),
+                avro: slot
+                    .avro
+                    .and_then(|a| a.lock().ok().map(|a| a.clone())),
             });
         }
         LoadResults {
+            registrations: self
+                .registrations
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default(),
             producers: self
                 .producers
                 .into_values()

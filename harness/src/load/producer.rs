@@ -80,6 +80,8 @@ pub struct ProducerTask {
     pub stop: watch::Receiver<bool>,
     /// The run's clock, so every time in the report shares one origin.
     pub epoch: Instant,
+    /// Avro producers: the writer schema to send with (registered before the first record).
+    pub avro: Option<super::avro::AvroWriter>,
 }
 
 /// When each record is meant to be sent: the regular rate (with its ramp) merged with bursts.
@@ -185,6 +187,22 @@ impl ProducerTask {
             }
         };
 
+        if let Some(w) = &self.avro {
+            let epoch = self.epoch;
+            let mut tries = Vec::new();
+            let started = w
+                .start(&spec.name, || epoch.elapsed().as_secs_f64(), |e| tries.push(e.to_string()))
+                .await;
+            for e in tries {
+                self.note_error(&mut stats, e);
+            }
+            if let Err(e) = started {
+                self.note_error(&mut stats, e);
+                self.counters.done.store(true, Ordering::SeqCst);
+                return stats;
+            }
+        }
+
         let rate = f64::from(spec.rate);
         let ramp = spec.ramp.as_secs_f64();
         let (limit_records, limit_time) = match spec.amount {
@@ -259,10 +277,30 @@ impl ProducerTask {
                             break;
                         }
                         let intended = start + Duration::from_secs_f64(offset);
-                        record::encode(&self.run_id, spec.id, seq, spec.record_size as usize, &mut buf);
-                        let key = record::key(seq, spec.keys);
                         let id = RecordId { producer: spec.id, seq };
+                        let headers = match self.avro.as_mut() {
+                            None => {
+                                record::encode(&self.run_id, spec.id, seq, spec.record_size as usize, &mut buf);
+                                None
+                            }
+                            Some(w) => match w.payload(&self.run_id, spec.id, seq, &mut buf) {
+                                Ok(h) => Some(h),
+                                Err(e) => {
+                                    // Not sent: a value the schema refuses is the scenario's error.
+                                    self.failed(&mut stats, id, e);
+                                    stats.sent += 1;
+                                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                                    schedule.advance();
+                                    seq += 1;
+                                    continue;
+                                }
+                            },
+                        };
+                        let key = record::key(seq, spec.keys);
                         let mut rec = FutureRecord::to(&spec.topic).payload(&buf);
+                        if let Some(h) = headers {
+                            rec = rec.headers(h);
+                        }
                         if let Some(k) = key.as_deref() {
                             rec = rec.key(k);
                         }

@@ -85,6 +85,11 @@ impl Plan {
                 (NodeId::ZooKeeper(_), Some(zk)) => {
                     PlannedNode::new(node, "zookeeper", zk.version, &zk.image)
                 }
+                (NodeId::Registry(_), _) if stack.registry.is_some() => {
+                    let r = stack.registry.as_ref().map(|r| (r.version, &r.image));
+                    let (version, image) = r.unwrap_or((stack.kafka.version, &stack.kafka.image));
+                    PlannedNode::new(node, "registry", version, image)
+                }
                 (NodeId::Controller(_), _) => {
                     PlannedNode::new(node, "controller", stack.kafka.version, &stack.kafka.image)
                 }
@@ -158,14 +163,22 @@ impl Plan {
                     let ramp = if p.ramp.is_zero() { String::new() } else { format!(", ramp {}", format_duration(p.ramp)) };
                     let when = if p.on_step { ", started by a step" } else { "" };
                     let burst = p.burst.map_or(String::new(), |(every, n)| format!(", bursts of {n} every {}", format_duration(every)));
+                    let value = p.avro.as_ref().map_or_else(
+                        || format!("{} B", p.record_size),
+                        |a| format!("Avro {} (subject {})", a.schema.name(), a.subject),
+                    );
                     format!(
-                        "producer {} -> {} as {}: {}/s {amount}{ramp}{burst}, {} B, keys {}, acks={}, idempotence={}, compression={}{when}",
-                        p.name, p.topic, p.user, p.rate, p.record_size, p.keys, p.acks, p.idempotence, p.compression
+                        "producer {} -> {} as {}: {}/s {amount}{ramp}{burst}, {value}, keys {}, acks={}, idempotence={}, compression={}{when}",
+                        p.name, p.topic, p.user, p.rate, p.keys, p.acks, p.idempotence, p.compression
                     )
                 })
                 .chain(s.load.consumers.iter().map(|c| {
                     let when = if c.on_step { ", started by a step" } else { "" };
-                    format!("consumer {} <- {} as {}: group {}, commit {:?}{when}", c.name, c.topic, c.user, c.group, c.commit).to_lowercase()
+                    let avro = c.avro.as_ref().map_or(String::new(), |a| match &a.reader {
+                        Some(r) => format!(", Avro with reader schema {}", r.name()),
+                        None => ", Avro with each writer schema".to_owned(),
+                    });
+                    format!("consumer {} <- {} as {}: group {}, commit {:?}{when}", c.name, c.topic, c.user, c.group, c.commit).to_lowercase() + &avro
                 }))
                 .collect(),
             steps: s.steps.iter().map(crate::scenario::Step::label).collect(),

@@ -3,3 +3,4 @@
 pub mod canary;
 pub mod lag;
 pub mod metrics_http;
+pub mod registry;

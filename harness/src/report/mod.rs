@@ -68,6 +68,10 @@ pub struct Report {
     /// What the canary probe saw; absent when the scenario turned it off or the stack never came up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryReport>,
+    /// The schema registry: when it did not answer, its subjects and versions at the end, and the
+    /// versions registered during the run; absent when the stack has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<crate::probes::registry::RegistryReport>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -191,6 +195,28 @@ impl Report {
         }
         s
     }
+}
+
+/// One line on the schema registry for the progress output: availability and what it holds.
+pub fn registry_line(r: &crate::probes::registry::RegistryReport) -> String {
+    let down: u64 = r.windows.iter().map(|w| w.duration_ms).sum();
+    let subjects = if r.subjects.is_empty() {
+        r.subjects_error
+            .as_deref()
+            .map_or_else(|| "no subjects".to_owned(), |e| format!("subjects unknown ({e})"))
+    } else {
+        r.subjects
+            .iter()
+            .map(|(s, v)| format!("{s} versions {v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "schema registry: {} probe(s), unavailable {:.1}s in {} window(s); {subjects}",
+        r.probes,
+        down as f64 / 1000.0,
+        r.windows.len()
+    )
 }
 
 #[cfg(test)]
@@ -321,6 +347,7 @@ mod tests {
                 final_status: LagStatus::Ok,
                 lag,
                 errors: Vec::new(),
+                avro: None,
             }],
             errors: vec![TimedErrorLine {
                 at_s: 11.5,
@@ -366,6 +393,7 @@ mod tests {
                 groups_left_out: 1,
             }),
             canary: None,
+            registry: None,
         }
     }
 

@@ -32,6 +32,9 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
         out.push(("zookeeper", zk.version, zk.image.clone()));
     }
     out.push(("kafka", stack.kafka.version, stack.kafka.image.clone()));
+    if let Some(r) = &stack.registry {
+        out.push(("registry", r.version, r.image.clone()));
+    }
     out
 }
 
@@ -41,8 +44,9 @@ pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, Version, ImageRef)> 
     let mut out = needed(stack);
     for step in &scenario.steps {
         if let Step::RollingUpgrade { component, to, .. } = step {
-            let base = match (component, &stack.zookeeper) {
-                (Component::ZooKeeper, Some(zk)) => &zk.image,
+            let base = match (component, &stack.zookeeper, &stack.registry) {
+                (Component::ZooKeeper, Some(zk), _) => &zk.image,
+                (Component::Registry, _, Some(r)) => &r.image,
                 _ => &stack.kafka.image,
             };
             let image = base.for_version(*component, *to);

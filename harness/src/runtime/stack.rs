@@ -17,7 +17,7 @@ use super::docker::{
 use super::images::ImageError;
 use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
-use crate::components::zookeeper;
+use crate::components::{registry, zookeeper};
 use crate::progress::Progress;
 use crate::scenario::{Component, Flavor, ImageRef, NodeId, Stack, Topic, Version, ADMIN_USER};
 use crate::secrets::Credentials;
@@ -28,6 +28,8 @@ const LOG_TAIL_LINES: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("the schema registry did not accept {what}: {error}")]
+    Registry { what: String, error: String },
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(transparent)]
@@ -139,6 +141,8 @@ pub struct RunningStack {
     pub creds: Credentials,
     pub zookeeper_ports: BTreeMap<u8, u16>,
     pub kafka_ports: BTreeMap<u8, u16>,
+    /// The schema registry's published API port, when the stack has one.
+    pub registry_port: Option<u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
     /// KRaft: the cluster id every node's storage was formatted with.
@@ -170,6 +174,12 @@ pub struct NodeUpgrade {
 }
 
 impl RunningStack {
+    /// The Confluent Schema Registry API of the stack's registry, reached from this host.
+    pub fn registry_url(&self) -> Option<String> {
+        let spec = self.stack.registry.as_ref()?;
+        Some(registry::api_url(spec, self.registry_port?))
+    }
+
     pub fn bootstrap_servers(&self) -> String {
         self.kafka_ports
             .values()
@@ -220,6 +230,7 @@ impl RunningStack {
                 wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
             }
             NodeId::Controller(_) => wait_controller(&self.run, node, since, timeout).await,
+            NodeId::Registry(_) => wait_registry(&self.run, self.registry_url(), timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -349,6 +360,13 @@ impl RunningStack {
                 )
                 .0
             }
+            NodeId::Registry(_) => registry_spec(
+                &self.run,
+                &self.stack,
+                self.registry_port.unwrap_or(0),
+                image,
+                &self.creds,
+            ),
         };
         let since = unix_s();
         create_and_start(&self.run, &spec).await?;
@@ -499,6 +517,15 @@ impl RunningStack {
                     .map(|v| v.split_whitespace().next().unwrap_or(v).to_owned())
                     .ok_or_else(|| "the broker's log has no version line".to_owned())
             }
+            NodeId::Registry(_) => {
+                let log = self
+                    .run
+                    .docker
+                    .log_tail(&self.run.container(node), 5000)
+                    .await;
+                registry::version_in_log(&log)
+                    .ok_or_else(|| "the registry's log has no start-up line with a version".to_owned())
+            }
         }
     }
 
@@ -544,14 +571,17 @@ pub async fn start(
         .await?;
 
     let zk_nodes = stack.zookeeper.as_ref().map_or(0, |z| z.nodes);
-    let mut ports =
-        free_ports(usize::from(zk_nodes) + usize::from(stack.kafka.brokers)).into_iter();
+    let mut ports = free_ports(
+        usize::from(zk_nodes) + usize::from(stack.kafka.brokers) + usize::from(stack.registry.is_some()),
+    )
+    .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
         .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
     let kafka_ports: BTreeMap<u8, u16> = (1..=stack.kafka.brokers)
         .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
+    let registry_port = stack.registry.as_ref().map(|_| ports.next().unwrap_or(0));
     let cluster_id = kafka::new_cluster_id();
 
     if let Some(zk) = &stack.zookeeper {
@@ -574,7 +604,7 @@ pub async fn start(
     let kafka_nodes: Vec<NodeId> = stack
         .nodes()
         .into_iter()
-        .filter(|n| !matches!(n, NodeId::ZooKeeper(_)))
+        .filter(|n| matches!(n, NodeId::Controller(_) | NodeId::Kafka(_)))
         .collect();
     let port_of = |node: NodeId| match node {
         NodeId::Kafka(n) => kafka_ports[&n],
@@ -641,8 +671,9 @@ pub async fn start(
 
     let mut nodes: BTreeMap<NodeId, NodeImage> = BTreeMap::new();
     for node in stack.nodes() {
-        let (image, version) = match (node, &stack.zookeeper) {
-            (NodeId::ZooKeeper(_), Some(zk)) => (zk.image.clone(), zk.version),
+        let (image, version) = match (node, &stack.zookeeper, &stack.registry) {
+            (NodeId::ZooKeeper(_), Some(zk), _) => (zk.image.clone(), zk.version),
+            (NodeId::Registry(_), _, Some(r)) => (r.image.clone(), r.version),
             _ => (stack.kafka.image.clone(), stack.kafka.version),
         };
         nodes.insert(
@@ -660,6 +691,7 @@ pub async fn start(
         creds,
         zookeeper_ports,
         kafka_ports,
+        registry_port,
         overridden,
         cluster_id,
         nodes: Mutex::new(nodes),
@@ -677,7 +709,108 @@ pub async fn start(
             running.admin_tool("kafka-acls", &args, None).await?;
         }
     }
+    if let Some(spec) = &stack.registry {
+        start_registry(&running, spec, progress).await?;
+    }
     Ok(running)
+}
+
+/// The registry's topics (when it keeps its data in Kafka), then the registry itself; ready when a
+/// real request answers, then the stack's global compatibility level is set through the API.
+async fn start_registry(
+    running: &RunningStack,
+    spec: &crate::scenario::RegistrySpec,
+    progress: &Progress,
+) -> Result<(), StartError> {
+    let topics = registry::topics(&running.stack);
+    if !topics.is_empty() {
+        client::create_topics(&running.bootstrap_servers(), &running.admin(), &topics)
+            .await
+            .map_err(StartError::Topics)?;
+    }
+    progress.say(format!(
+        "starting schema registry {} {} (storage: {})",
+        if matches!(spec.image, ImageRef::Upstream { .. }) {
+            "cp-schema-registry"
+        } else {
+            "Apicurio Registry"
+        },
+        spec.version,
+        match spec.storage {
+            crate::scenario::RegistryStorage::Kafka => format!(
+                "Kafka topic(s) {} as {}",
+                topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+                crate::scenario::REGISTRY_USER
+            ),
+            crate::scenario::RegistryStorage::Memory => "memory".to_owned(),
+        }
+    ));
+    let container = registry_spec(
+        &running.run,
+        &running.stack,
+        running.registry_port.unwrap_or(0),
+        &spec.image,
+        &running.creds,
+    );
+    create_and_start(&running.run, &container).await?;
+    let url = running.registry_url();
+    wait_registry(&running.run, url.clone(), spec.start_timeout).await?;
+    let client = crate::avro::RegistryClient::new(url.as_deref().unwrap_or_default());
+    client
+        .set_compatibility(None, &spec.compatibility)
+        .await
+        .map_err(|e| StartError::Registry {
+            what: format!("the global compatibility level {}", spec.compatibility),
+            error: e.to_string(),
+        })?;
+    progress.say(format!(
+        "schema registry answering at {} (global compatibility {})",
+        url.unwrap_or_default(),
+        spec.compatibility
+    ));
+    Ok(())
+}
+
+fn registry_spec(
+    run: &Run,
+    stack: &Stack,
+    port: u16,
+    image: &ImageRef,
+    creds: &Credentials,
+) -> ContainerSpec {
+    let node = NodeId::Registry(1);
+    let r_flavor = flavor(image);
+    let spec = stack.registry.as_ref();
+    ContainerSpec {
+        name: run.container(node),
+        alias: node.to_string(),
+        image: image.reference().to_owned(),
+        cmd: spec.map(registry::command).unwrap_or_default(),
+        env: registry::env(stack, creds),
+        labels: run.labels(Some(&node.to_string())),
+        network: run.network(),
+        volume: None,
+        publish: spec
+            .map(|s| vec![(port, registry::container_port(s))])
+            .unwrap_or_default(),
+        user: run_as(r_flavor),
+        files: registry::config_files(stack, creds),
+        files_owner: owner(r_flavor),
+    }
+}
+
+/// Ready = listing subjects through the Confluent API answers 200 with a JSON array (an open port
+/// is not enough: Apicurio answers 500 while its storage is not usable).
+async fn wait_registry(
+    run: &Run,
+    url: Option<String>,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let client = crate::avro::RegistryClient::new(url.as_deref().unwrap_or_default());
+    wait_until(run, NodeId::Registry(1), timeout, || async {
+        client.ready().await.map_err(|e| e.to_string())
+    })
+    .await
 }
 
 /// The ZooKeeper ensemble, then the one-shot container writing credentials and ACLs into it.

@@ -173,6 +173,91 @@ fn zookeeper_spec(c: &mut Checker, zk_path: &KeyPath, raw: ZooKeeperSerde) -> Zo
     }
 }
 
+/// Apicurio Registry releases the harness builds and configures (3.x serves the Confluent API
+/// under `/apis/ccompat/v7`; 2.x had other artifacts and API paths).
+const APICURIO_SUPPORTED: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
+/// Confluent Platform releases of `cp-schema-registry` the harness configures.
+const CONFLUENT_REGISTRY_SUPPORTED: (Version, Version) =
+    (Version::new(5, 4, 0), Version::new(9, 0, 0));
+/// The registry releases an image supports, and how an error names that range.
+fn registry_releases(confluent: bool) -> ((Version, Version), &'static str) {
+    if confluent {
+        (CONFLUENT_REGISTRY_SUPPORTED, "confluentinc/cp-schema-registry")
+    } else {
+        (APICURIO_SUPPORTED, "the harness's Apicurio Registry image")
+    }
+}
+
+/// Compatibility levels of the Confluent Schema Registry API.
+pub const COMPATIBILITY_LEVELS: [&str; 7] = [
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+];
+
+/// `level` in upper case if it is a compatibility level; an error naming the levels otherwise.
+pub(super) fn compatibility_level(c: &mut Checker, path: &KeyPath, level: &str) -> String {
+    let upper = level.to_ascii_uppercase();
+    if !COMPATIBILITY_LEVELS.contains(&upper.as_str()) {
+        c.error(
+            path,
+            format!(
+                "`{level}` is not a compatibility level; expected one of {}",
+                COMPATIBILITY_LEVELS.join(", ")
+            ),
+        );
+    }
+    upper
+}
+
+fn registry_spec(c: &mut Checker, path: &KeyPath, raw: RegistrySerde) -> RegistrySpec {
+    let confluent = raw
+        .image
+        .as_deref()
+        .is_some_and(|i| i.contains("cp-schema-registry"));
+    let (range, what) = registry_releases(confluent);
+    let version = c.version(&path.key("version"), &raw.version, range, what);
+    let image = image_ref(c, &path.key("image"), raw.image.as_deref(), "registry", version);
+    let storage = match raw.storage.as_deref() {
+        None | Some("kafka") => RegistryStorage::Kafka,
+        Some("memory") if !confluent => RegistryStorage::Memory,
+        Some("memory") => {
+            c.error(
+                &path.key("storage"),
+                "Confluent's registry keeps schemas in Kafka only; use `storage: kafka`",
+            );
+            RegistryStorage::Kafka
+        }
+        Some(other) => {
+            c.error(
+                &path.key("storage"),
+                format!("`{other}`: expected `kafka` or `memory`"),
+            );
+            RegistryStorage::Kafka
+        }
+    };
+    RegistrySpec {
+        version,
+        image,
+        storage,
+        heap: heap(c, &path.key("heap"), raw.heap, "192m"),
+        start_timeout: c.duration(
+            &path.key("start_timeout"),
+            raw.start_timeout.as_deref(),
+            Duration::from_secs(120),
+        ),
+        compatibility: compatibility_level(
+            c,
+            &path.key("compatibility"),
+            raw.compatibility.as_deref().unwrap_or("BACKWARD"),
+        ),
+    }
+}
+
 fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     let raw: StackSerde = source.parse()?;
     let mut c = Checker::new(source);
@@ -350,18 +435,32 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         users.push(User { name: u.name, acls });
     }
 
+    if users.iter().any(|u| u.name == REGISTRY_USER) {
+        c.error(
+            &root.key("security").key("users"),
+            format!("`{REGISTRY_USER}` is reserved for the schema registry's own user"),
+        );
+    }
+    let registry = raw
+        .registry
+        .map(|r| registry_spec(&mut c, &root.key("registry"), r));
+    if let Some(r) = registry.as_ref().filter(|r| r.storage == RegistryStorage::Kafka) {
+        users.push(crate::components::registry::kafka_user(r));
+    }
+
     c.finish(Stack {
         name: raw.name,
         description: raw.description,
         source: source.path.clone(),
         zookeeper,
         kafka,
+        registry,
         users,
     })
 }
 
 fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
-    let raw: ScenarioSerde = source.parse()?;
+    let mut raw: ScenarioSerde = source.parse()?;
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
     let stack_path = normalize(&base_dir.join(&raw.stack));
     let mut c = Checker::new(source);
@@ -449,8 +548,26 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         .collect();
     let nodes: Vec<String> = stack.nodes().iter().map(NodeId::to_string).collect();
 
-    let load = load_section(&mut c, raw.load, &user_names, &topic_names);
+    let load = load_section(
+        &mut c,
+        raw.load,
+        &user_names,
+        &topic_names,
+        &SchemaContext {
+            base_dir,
+            stack: &stack,
+        },
+    );
     let producer_names: Vec<&str> = load.producers.iter().map(|p| p.name.as_str()).collect();
+    let load_avro: BTreeMap<&str, &str> = load
+        .producers
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), p.avro.as_ref()?.subject.as_str())))
+        .collect();
+    let schema_ctx = SchemaContext {
+        base_dir,
+        stack: &stack,
+    };
     let consumer_names: Vec<&str> = load.consumers.iter().map(|p| p.name.as_str()).collect();
     let load_ref =
         |c: &mut Checker, path: KeyPath, name: &str, producers: bool, consumers: bool| {
@@ -634,8 +751,12 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 if !kraft {
                     names.push("zookeeper");
                 }
+                if stack.registry.is_some() {
+                    names.push("registry");
+                }
                 let component = match u.component.as_str() {
                     "kafka" => Component::Kafka,
+                    "registry" if stack.registry.is_some() => Component::Registry,
                     "controller" if dedicated => Component::Controller,
                     "zookeeper" if !kraft => Component::ZooKeeper,
                     other => {
@@ -645,6 +766,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                             }
                             "controller" => " (a ZooKeeper-mode stack has no KRaft controllers)",
                             "zookeeper" => " (a KRaft stack has no ZooKeeper)",
+                            "registry" => " (the stack has no `registry:` section)",
                             _ => "",
                         };
                         let hint = did_you_mean(other, names.iter().copied())
@@ -669,6 +791,14 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     Component::ZooKeeper => {
                         c.version(&up.key("to"), &u.to, ZOOKEEPER_SUPPORTED, "the harness")
                     }
+                    Component::Registry => {
+                        let confluent = stack
+                            .registry
+                            .as_ref()
+                            .is_some_and(|r| matches!(r.image, ImageRef::Upstream { .. }));
+                        let (range, what) = registry_releases(confluent);
+                        c.version(&up.key("to"), &u.to, range, what)
+                    }
                 };
                 // What each part runs after this step: KRaft brokers may not be newer than
                 // their controllers.
@@ -688,7 +818,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                             controllers_at = to;
                         }
                     }
-                    Component::ZooKeeper => {}
+                    Component::ZooKeeper | Component::Registry => {}
                 }
                 if let Some(pin) = &u.pin_protocol {
                     let ok = pin.split('.').count() >= 2
@@ -823,6 +953,49 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 );
                 Step::RestartConsumer(l.name)
             }
+            StepKind::RegisterSchema(r) => {
+                let rp = sp.key("register_schema");
+                let subject_of = load_avro.get(r.producer.as_str()).copied();
+                if subject_of.is_none() {
+                    load_ref(&mut c, rp.key("producer"), &r.producer, true, false);
+                    if producer_names.contains(&r.producer.as_str()) {
+                        c.error(
+                            &rp.key("producer"),
+                            format!("producer `{}` sends plain records; give it an `avro:` section to register schemas for it", r.producer),
+                        );
+                    }
+                }
+                let expect_accepted = match r.expect.as_deref() {
+                    None | Some("accepted") => true,
+                    Some("refused") => false,
+                    Some(other) => {
+                        c.error(
+                            &rp.key("expect"),
+                            format!("`{other}`: expected `accepted` or `refused`"),
+                        );
+                        true
+                    }
+                };
+                let compatibility = r
+                    .compatibility
+                    .as_deref()
+                    .map(|l| compatibility_level(&mut c, &rp.key("compatibility"), l));
+                let timeout = c.duration(
+                    &rp.key("timeout"),
+                    r.timeout.as_deref(),
+                    Duration::from_secs(10),
+                );
+                let Some(schema) = schema_ctx.schema(&mut c, &rp.key("schema"), &r.schema) else {
+                    continue;
+                };
+                Step::RegisterSchema {
+                    producer: r.producer,
+                    schema,
+                    expect_accepted,
+                    compatibility,
+                    timeout,
+                }
+            }
             StepKind::Wait(w) => Step::Wait(c.duration(
                 &sp.key("wait").key("duration"),
                 Some(&w.duration),
@@ -836,7 +1009,40 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     }
 
     let canary = super::canary::canary_section(&mut c, raw.canary);
-    let checks = checks_section(&mut c, raw.checks, &consumer_names, step_count, &canary);
+    let avro_consumers: Vec<&str> = load
+        .consumers
+        .iter()
+        .filter(|k| k.avro.is_some())
+        .map(|k| k.name.as_str())
+        .collect();
+    let raw_avro_reads = std::mem::take(&mut raw.checks.avro_reads);
+    let mut checks = checks_section(&mut c, raw.checks, &consumer_names, step_count, &canary);
+    for (i, a) in raw_avro_reads.into_iter().enumerate() {
+        let ap = root.key("checks").key("avro_reads").index(i);
+        if !avro_consumers.contains(&a.consumer.as_str()) {
+            c.error(
+                &ap.key("consumer"),
+                format!(
+                    "no Avro consumer named `{}` under `load.consumers` (Avro consumers: {})",
+                    a.consumer,
+                    if avro_consumers.is_empty() { "none".to_owned() } else { avro_consumers.join(", ") }
+                ),
+            );
+        }
+        if a.writer_schemas.is_empty() {
+            c.error(&ap.key("writer_schemas"), "name at least one .avsc file");
+        }
+        let writer_schemas = a
+            .writer_schemas
+            .iter()
+            .enumerate()
+            .filter_map(|(j, w)| schema_ctx.schema(&mut c, &ap.key("writer_schemas").index(j), w))
+            .collect();
+        checks.avro_reads.push(AvroReads {
+            consumer: a.consumer,
+            writer_schemas,
+        });
+    }
     let enabled = checks.enabled();
     for (i, name) in raw.expect.fail.iter().enumerate() {
         if !enabled.contains(&name.as_str()) {
@@ -926,11 +1132,46 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     })
 }
 
+/// Where .avsc paths of a scenario are resolved, and whether its stack has a registry.
+struct SchemaContext<'a> {
+    base_dir: &'a Path,
+    stack: &'a Stack,
+}
+
+impl SchemaContext<'_> {
+    /// Reads and parses the .avsc file at `rel` (relative to the scenario); errors name the key
+    /// and the file (with line and column for JSON syntax).
+    fn schema(&self, c: &mut Checker, path: &KeyPath, rel: &str) -> Option<SchemaFile> {
+        let file = normalize(&self.base_dir.join(rel));
+        match crate::avro::load_avsc(&file) {
+            Ok(a) => Some(SchemaFile(std::sync::Arc::new(a))),
+            Err(e) => {
+                c.error(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Avro needs a registry in the stack; says so once per use.
+    fn needs_registry(&self, c: &mut Checker, path: &KeyPath) {
+        if self.stack.registry.is_none() {
+            c.error(
+                path,
+                format!(
+                    "Avro records need a schema registry, and stack {} has none; add a `registry:` section (e.g. `registry: {{ version: \"3.0.9\" }}`)",
+                    self.stack.source.display()
+                ),
+            );
+        }
+    }
+}
+
 fn load_section(
     c: &mut Checker,
     raw: LoadSerde,
     users: &[&str],
     topics: &BTreeSet<String>,
+    schemas: &SchemaContext<'_>,
 ) -> Load {
     let root = KeyPath::root().key("load");
     let mut names = BTreeSet::new();
@@ -960,6 +1201,30 @@ fn load_section(
     for (i, p) in raw.producers.into_iter().enumerate() {
         let pp = root.key("producers").index(i);
         check_common(c, &pp, &p.name, &p.user, &p.topic);
+        let avro = p.avro.and_then(|a| {
+            let ap = pp.key("avro");
+            schemas.needs_registry(c, &ap);
+            let strategy = match a.subject_strategy.as_deref() {
+                None | Some("topic") => crate::avro::SubjectStrategy::Topic,
+                Some("record") => crate::avro::SubjectStrategy::Record,
+                Some(other) => {
+                    c.error(
+                        &ap.key("subject_strategy"),
+                        format!("`{other}`: expected `topic` (subject `{}-value`) or `record` (the record's full name)", p.topic),
+                    );
+                    crate::avro::SubjectStrategy::Topic
+                }
+            };
+            let schema = schemas.schema(c, &ap.key("schema"), &a.schema)?;
+            let Some(subject) = strategy.subject(&p.topic, schema.0.full_name.as_deref()) else {
+                c.error(
+                    &ap.key("subject_strategy"),
+                    format!("{} is not a named type; the record strategy needs a record's full name", schema.name()),
+                );
+                return None;
+            };
+            Some(AvroProducerSpec { schema, subject })
+        });
         if p.rate == 0 {
             c.error(&pp.key("rate"), "a rate of 0 records/s sends nothing");
         }
@@ -1034,6 +1299,7 @@ fn load_section(
             name: p.name,
             topic: p.topic,
             user: p.user,
+            avro,
         });
         if let Some(last) = producers.last() {
             if last.idempotence && last.acks != "all" {
@@ -1054,7 +1320,17 @@ fn load_section(
                 format!("`{}` is not a usable group id", k.group),
             );
         }
+        let avro = k.avro.map(|a| {
+            let ap = kp.key("avro");
+            schemas.needs_registry(c, &ap);
+            AvroConsumerSpec {
+                reader: a
+                    .reader_schema
+                    .and_then(|r| schemas.schema(c, &ap.key("reader_schema"), &r)),
+            }
+        });
         consumers.push(ConsumerSpec {
+            avro,
             name: k.name,
             topic: k.topic,
             user: k.user,
@@ -1153,6 +1429,7 @@ fn checks_section(
         canary_availability: canary_checks.availability,
         canary_max_unavailability: canary_checks.max_unavailability,
         canary_e2e_p99: canary_checks.e2e_p99,
+        avro_reads: Vec::new(),
     }
 }
 
@@ -1237,12 +1514,13 @@ fn image_ref(
             Flavor::Confluent
         }
         ("kafka", "bitnami/kafka") | ("zookeeper", "bitnami/zookeeper") => Flavor::Bitnami,
+        ("registry", "confluentinc/cp-schema-registry") => Flavor::Confluent,
         ("zookeeper", "zookeeper" | "library/zookeeper") => Flavor::OfficialZooKeeper,
         _ => {
-            let known = if component == "kafka" {
-                "apache/kafka, confluentinc/cp-kafka, bitnami/kafka"
-            } else {
-                "zookeeper, confluentinc/cp-zookeeper, bitnami/zookeeper"
+            let known = match component {
+                "kafka" => "apache/kafka, confluentinc/cp-kafka, bitnami/kafka",
+                "registry" => "confluentinc/cp-schema-registry",
+                _ => "zookeeper, confluentinc/cp-zookeeper, bitnami/zookeeper",
             };
             c.error(path, format!("unknown image `{reference}`: the harness knows how to configure {known}, or omit `image` to build one"));
             Flavor::Harness

@@ -102,20 +102,50 @@ pub struct Stack {
     /// Present exactly when the brokers run in ZooKeeper mode.
     pub zookeeper: Option<ZooKeeperSpec>,
     pub kafka: KafkaSpec,
+    /// The schema registry, when the stack has one.
+    pub registry: Option<RegistrySpec>,
+    /// Service users, and the registry's own user when it keeps its data in Kafka.
     pub users: Vec<User>,
 }
 
 impl Stack {
-    /// Every node, in start order: ZooKeeper, dedicated controllers, brokers.
+    /// Every node, in start order: ZooKeeper, dedicated controllers, brokers, the registry.
     pub fn nodes(&self) -> Vec<NodeId> {
         let zk = self.zookeeper.as_ref().map_or(0, |z| z.nodes);
         (1..=zk)
             .map(NodeId::ZooKeeper)
             .chain((1..=self.kafka.dedicated_controllers()).map(NodeId::Controller))
             .chain((1..=self.kafka.brokers).map(NodeId::Kafka))
+            .chain(self.registry.iter().map(|_| NodeId::Registry(1)))
             .collect()
     }
 }
+
+/// A schema registry speaking the Confluent Schema Registry REST API: Apicurio Registry built from
+/// its Maven Central distribution, or an upstream `confluentinc/cp-schema-registry` image.
+#[derive(Debug, Clone)]
+pub struct RegistrySpec {
+    pub version: Version,
+    pub image: ImageRef,
+    pub storage: RegistryStorage,
+    pub heap: String,
+    pub start_timeout: Duration,
+    /// The global compatibility level set when the stack starts (`BACKWARD`, `FULL`, `NONE`, ...).
+    pub compatibility: String,
+}
+
+/// Where the registry keeps schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryStorage {
+    /// In the stack's Kafka (Apicurio's `kafkasql`, Confluent's `_schemas` topic), over SCRAM as
+    /// user `kh-registry`: broker upgrades affect it as they would in production.
+    Kafka,
+    /// In the registry's memory (Apicurio only): lost on every restart.
+    Memory,
+}
+
+/// The Kafka user a registry with `storage: kafka` connects as (its ACLs are added by the loader).
+pub const REGISTRY_USER: &str = "kh-registry";
 
 /// How the brokers keep their metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +384,44 @@ pub struct ProducerSpec {
     pub partitioner: Option<&'static str>,
     pub delivery_timeout: Duration,
     pub on_step: bool,
+    /// Avro values through the registry instead of the harness's plain records.
+    pub avro: Option<AvroProducerSpec>,
+}
+
+/// An .avsc file, read and parsed when the scenario was loaded.
+#[derive(Debug, Clone)]
+pub struct SchemaFile(pub std::sync::Arc<crate::avro::Avsc>);
+
+impl PartialEq for SchemaFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.path == other.0.path && self.0.text == other.0.text
+    }
+}
+
+impl Eq for SchemaFile {}
+
+impl SchemaFile {
+    /// The file name, for labels and reports.
+    pub fn name(&self) -> String {
+        self.0
+            .path
+            .file_name()
+            .map_or_else(|| self.0.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AvroProducerSpec {
+    /// The schema the producer starts with.
+    pub schema: SchemaFile,
+    /// Where its versions are registered.
+    pub subject: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AvroConsumerSpec {
+    /// The consumer's reader schema; None: records are read with their writer schema.
+    pub reader: Option<SchemaFile>,
 }
 
 impl ProducerSpec {
@@ -390,10 +458,11 @@ pub struct ConsumerSpec {
     pub group: String,
     pub commit: Commit,
     pub on_step: bool,
+    pub avro: Option<AvroConsumerSpec>,
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 11] = [
+pub const CHECK_NAMES: [&str; 12] = [
     "no_loss",
     "no_duplicates",
     "ordering",
@@ -405,6 +474,7 @@ pub const CHECK_NAMES: [&str; 11] = [
     "canary_availability",
     "canary_max_unavailability",
     "canary_e2e_p99",
+    "avro_reads",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -422,6 +492,14 @@ pub struct Checks {
     pub canary_availability: Option<CanaryAvailability>,
     pub canary_max_unavailability: Option<Duration>,
     pub canary_e2e_p99: Option<CanaryLatencyBound>,
+    pub avro_reads: Vec<AvroReads>,
+}
+
+/// An Avro consumer must have read records written with each of these schemas, and decoded all.
+#[derive(Debug, Clone)]
+pub struct AvroReads {
+    pub consumer: String,
+    pub writer_schemas: Vec<SchemaFile>,
 }
 
 impl Checks {
@@ -439,6 +517,7 @@ impl Checks {
             self.canary_availability.is_some(),
             self.canary_max_unavailability.is_some(),
             self.canary_e2e_p99.is_some(),
+            !self.avro_reads.is_empty(),
         ];
         CHECK_NAMES
             .iter()
@@ -481,6 +560,7 @@ pub enum Component {
     /// Dedicated KRaft controllers (their image is Kafka's).
     Controller,
     Kafka,
+    Registry,
 }
 
 impl Component {
@@ -489,6 +569,7 @@ impl Component {
             Self::ZooKeeper => "zookeeper",
             Self::Controller => "controller",
             Self::Kafka => "kafka",
+            Self::Registry => "registry",
         }
     }
 
@@ -497,6 +578,7 @@ impl Component {
         match self {
             Self::ZooKeeper => "zookeeper",
             Self::Controller | Self::Kafka => "kafka",
+            Self::Registry => "registry",
         }
     }
 }
@@ -509,6 +591,8 @@ pub enum NodeId {
     Controller(u8),
     /// A broker (in a combined KRaft stack, also a controller).
     Kafka(u8),
+    /// The schema registry (there is one: `registry-1`).
+    Registry(u8),
 }
 
 impl fmt::Display for NodeId {
@@ -517,6 +601,7 @@ impl fmt::Display for NodeId {
             Self::ZooKeeper(n) => write!(f, "zookeeper-{n}"),
             Self::Controller(n) => write!(f, "controller-{n}"),
             Self::Kafka(n) => write!(f, "kafka-{n}"),
+            Self::Registry(n) => write!(f, "registry-{n}"),
         }
     }
 }
@@ -527,13 +612,14 @@ impl NodeId {
             Self::ZooKeeper(_) => Component::ZooKeeper,
             Self::Controller(_) => Component::Controller,
             Self::Kafka(_) => Component::Kafka,
+            Self::Registry(_) => Component::Registry,
         }
     }
 
     /// `node.id` / `broker.id` of a Kafka process.
     pub fn kafka_id(self) -> u32 {
         match self {
-            Self::ZooKeeper(n) | Self::Kafka(n) => u32::from(n),
+            Self::ZooKeeper(n) | Self::Kafka(n) | Self::Registry(n) => u32::from(n),
             Self::Controller(n) => CONTROLLER_ID_BASE + u32::from(n),
         }
     }
@@ -548,6 +634,7 @@ impl FromStr for NodeId {
             "zookeeper" => Ok(Self::ZooKeeper(n)),
             "controller" => Ok(Self::Controller(n)),
             "kafka" => Ok(Self::Kafka(n)),
+            "registry" => Ok(Self::Registry(n)),
             _ => Err(()),
         }
     }
@@ -610,6 +697,14 @@ pub enum Step {
         timeout: Duration,
     },
     RestartConsumer(String),
+    /// Register `schema` under an Avro producer's subject; on acceptance the producer switches.
+    RegisterSchema {
+        producer: String,
+        schema: SchemaFile,
+        expect_accepted: bool,
+        compatibility: Option<String>,
+        timeout: Duration,
+    },
 }
 
 impl Step {
@@ -666,6 +761,16 @@ impl Step {
             Self::WaitLoad { name, .. } => format!("wait for producer {name} to finish"),
             Self::Drain { name, .. } => format!("drain consumer {name}"),
             Self::RestartConsumer(n) => format!("restart consumer {n}"),
+            Self::RegisterSchema {
+                producer,
+                schema,
+                expect_accepted,
+                ..
+            } => format!(
+                "register {} for producer {producer} (expect {})",
+                schema.name(),
+                if *expect_accepted { "accepted" } else { "refused" }
+            ),
         }
     }
 }

@@ -23,8 +23,39 @@ pub struct StackSerde {
     #[serde(default)]
     pub zookeeper: Option<ZooKeeperSerde>,
     pub kafka: KafkaSerde,
+    /// A schema registry speaking the Confluent Schema Registry REST API (Avro producers and
+    /// consumers register and fetch their schemas there).
+    #[serde(default)]
+    pub registry: Option<RegistrySerde>,
     #[serde(default)]
     pub security: SecuritySerde,
+}
+
+/// The schema registry: Apicurio Registry 3.x built from its Maven Central distribution (serving the
+/// Confluent API under `/apis/ccompat/v7`), or an upstream `confluentinc/cp-schema-registry` image.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySerde {
+    /// Apicurio Registry release, e.g. "3.0.9" (or the Confluent Platform release of `image`).
+    pub version: String,
+    /// An upstream image to use instead of building Apicurio, e.g. "confluentinc/cp-schema-registry:7.9.0".
+    #[serde(default)]
+    pub image: Option<String>,
+    /// `kafka` (default): schemas live in the stack's Kafka, written over SCRAM as user
+    /// `kh-registry` with its own ACLs, and survive restarts. `memory` (Apicurio only): lost on
+    /// every restart; for small scenarios.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// JVM heap, e.g. "192m".
+    #[serde(default)]
+    pub heap: Option<String>,
+    /// How long the registry may take to answer a request, e.g. "120s".
+    #[serde(default)]
+    pub start_timeout: Option<String>,
+    /// Global compatibility level set when the stack starts: BACKWARD (default), BACKWARD_TRANSITIVE,
+    /// FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE.
+    #[serde(default)]
+    pub compatibility: Option<String>,
 }
 
 /// The ZooKeeper ensemble the brokers register in.
@@ -268,6 +299,33 @@ pub struct ProducerSerde {
     /// `at_start` (default) or `on_step` (started by a `start_load` step).
     #[serde(default)]
     pub start: StartSerde,
+    /// Send Avro records in the Confluent wire format instead of the harness's plain records (needs
+    /// a `registry:` in the stack). The record's ids travel in a `kafka-harness` header, its value
+    /// is generated from the schema; `record_size` does not apply.
+    #[serde(default)]
+    pub avro: Option<AvroProducerSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvroProducerSerde {
+    /// The writer schema: an .avsc file, relative to this scenario. Registered when the producer
+    /// starts; a `register_schema` step can move the producer to a newer version.
+    pub schema: String,
+    /// `topic` (default): subject `<topic>-value` (TopicNameStrategy). `record`: the record's full
+    /// name, e.g. `com.example.orders.Order` (RecordNameStrategy).
+    #[serde(default)]
+    pub subject_strategy: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvroConsumerSerde {
+    /// The consumer's own reader schema (an .avsc relative to this scenario): each record is read
+    /// with its writer schema, fetched from the registry by id, resolved to this one. Omitted: read
+    /// with the writer schema.
+    #[serde(default)]
+    pub reader_schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -291,6 +349,9 @@ pub struct ConsumerSerde {
     pub commit: CommitSerde,
     #[serde(default)]
     pub start: StartSerde,
+    /// Read Avro records in the Confluent wire format (writer schemas fetched from the registry).
+    #[serde(default)]
+    pub avro: Option<AvroConsumerSerde>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
@@ -388,6 +449,20 @@ pub struct ChecksSerde {
     /// included) shows one of the kinds named, e.g. `fail_on: [class_not_found, failed_to_start]`.
     #[serde(default)]
     pub log_scan: Option<LogScanSerde>,
+    /// Avro consumers that must have read records written with each of the given schemas, and
+    /// decoded every record they read (e.g. a consumer still on the old reader schema reading
+    /// records written with the new one).
+    #[serde(default)]
+    pub avro_reads: Vec<AvroReadsSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvroReadsSerde {
+    /// An Avro consumer of `load.consumers`.
+    pub consumer: String,
+    /// .avsc files (relative to this scenario) the consumer must have read records written with.
+    pub writer_schemas: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -535,6 +610,29 @@ pub struct StepSerde {
     /// Stop a consumer and start a new member in the same group.
     #[serde(default)]
     pub restart_consumer: Option<LoadRefSerde>,
+    /// Register a new version of an Avro producer's subject; when the registry accepts it, the
+    /// producer writes with it from then on.
+    #[serde(default)]
+    pub register_schema: Option<RegisterSchemaSerde>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSchemaSerde {
+    /// An Avro producer of `load.producers`; its subject is the one registered to.
+    pub producer: String,
+    /// The new schema, an .avsc file relative to this scenario.
+    pub schema: String,
+    /// `accepted` (default): the step fails unless the registry takes it. `refused`: the step
+    /// fails unless the registry refuses it (its error is quoted in the report).
+    #[serde(default)]
+    pub expect: Option<String>,
+    /// Set the subject's compatibility level first (BACKWARD, FULL, NONE, ...).
+    #[serde(default)]
+    pub compatibility: Option<String>,
+    /// How long to retry while the registry does not answer, e.g. "30s" (default 10s).
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -611,6 +709,7 @@ pub enum StepKind {
     WaitLoad(WaitLoadSerde),
     Drain(WaitLoadSerde),
     RestartConsumer(LoadRefSerde),
+    RegisterSchema(RegisterSchemaSerde),
 }
 
 impl StepSerde {
@@ -636,6 +735,7 @@ impl StepSerde {
             self.wait_load.map(StepKind::WaitLoad),
             self.drain.map(StepKind::Drain),
             self.restart_consumer.map(StepKind::RestartConsumer),
+            self.register_schema.map(StepKind::RegisterSchema),
         ];
         let mut named: Vec<StepKind> = kinds.into_iter().flatten().collect();
         match named.len() {

@@ -400,5 +400,21 @@ async fn run_one(
         }
         Step::Drain { name, timeout } => plain(load.drain(name, *timeout).await),
         Step::RestartConsumer(name) => plain(load.restart_consumer(name).await),
+        Step::RegisterSchema {
+            producer,
+            schema,
+            expect_accepted,
+            compatibility,
+            timeout,
+        } => {
+            load.register_schema(
+                producer,
+                schema,
+                *expect_accepted,
+                compatibility.as_deref(),
+                *timeout,
+            )
+            .await
+        }
     }
 }

@@ -1,0 +1,276 @@
+//! Avro load: what an Avro producer writes (a generated value in the Confluent wire format, its ids
+//! in a header) and how an Avro consumer judges what it reads (writer schema fetched by id, read
+//! with its own reader schema, compared with what the ids generate). The integrity oracle sees the
+//! same (producer, seq, intact) as for plain records.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::record::{self, Decoded};
+use crate::avro::{value, wire, RegistryClient, RegistryError};
+use crate::scenario::SchemaFile;
+
+/// Tries to fetch an unknown writer schema (every 500 ms) before a record counts as undecodable.
+const FETCH_TRIES: u32 = 120;
+
+/// The header carrying a record's ids (`KH1 <run> <producer> <seq> 0 `).
+pub const IDS_HEADER: &str = "kafka-harness";
+
+/// The schema an Avro producer writes with now; a `register_schema` step replaces it.
+#[derive(Debug, Clone)]
+pub struct WriterSchema {
+    pub id: u32,
+    pub file: SchemaFile,
+}
+
+/// A schema version registered during the run.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Registration {
+    pub subject: String,
+    /// The .avsc file name.
+    pub schema: String,
+    /// The id the registry gave it.
+    pub id: u32,
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// Who registered it: a producer starting, or a step.
+    pub by: String,
+}
+
+/// Where an Avro producer's writer schema lives: set when the producer registers its schema,
+/// replaced by `register_schema` steps.
+pub type CurrentSchema = Arc<watch::Sender<Option<Arc<WriterSchema>>>>;
+
+/// The registrations of a run, in order.
+pub type Registrations = Arc<Mutex<Vec<Registration>>>;
+
+/// The Avro side of a producer.
+#[derive(Debug)]
+pub struct AvroWriter {
+    pub registry: Arc<RegistryClient>,
+    pub subject: String,
+    /// The schema the producer starts with, unless a step already set another.
+    pub initial: SchemaFile,
+    pub current: CurrentSchema,
+    pub registrations: Registrations,
+    header: Vec<u8>,
+}
+
+/// How long a starting producer retries registering its schema while the registry does not answer.
+const REGISTER_AT_START: Duration = Duration::from_secs(60);
+
+impl AvroWriter {
+    pub fn new(
+        registry: Arc<RegistryClient>,
+        subject: String,
+        initial: SchemaFile,
+        current: CurrentSchema,
+        registrations: Registrations,
+    ) -> Self {
+        Self {
+            registry,
+            subject,
+            initial,
+            current,
+            registrations,
+            header: Vec::with_capacity(48),
+        }
+    }
+
+    /// Registers the initial schema (unless the producer already has one); failed tries are
+    /// reported through `on_error`.
+    pub async fn start(
+        &self,
+        producer: &str,
+        at_s: impl Fn() -> f64,
+        on_error: impl FnMut(&RegistryError),
+    ) -> Result<(), String> {
+        if self.current.borrow().is_some() {
+            return Ok(());
+        }
+        let id = register(
+            &self.registry,
+            &self.subject,
+            &self.initial,
+            REGISTER_AT_START,
+            on_error,
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot register {} under subject {}: {e}",
+                self.initial.name(),
+                self.subject
+            )
+        })?;
+        note_registration(
+            &self.registrations,
+            Registration {
+                subject: self.subject.clone(),
+                schema: self.initial.name(),
+                id,
+                at_s: at_s(),
+                by: format!("producer {producer}"),
+            },
+        );
+        self.current.send_replace(Some(Arc::new(WriterSchema {
+            id,
+            file: self.initial.clone(),
+        })));
+        Ok(())
+    }
+
+    /// Writes record `seq`'s value into `out` and returns the header carrying its ids.
+    pub fn payload(
+        &mut self,
+        run: &str,
+        producer: u32,
+        seq: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<OwnedHeaders, String> {
+        let current = self.current.borrow().clone();
+        let Some(w) = current else {
+            return Err("no writer schema registered yet".to_owned());
+        };
+        let schema = &w.file.0.schema;
+        let body = value::encode(schema, &value::generate(schema, producer, seq))
+            .map_err(|e| format!("{}: record {seq} does not match the schema: {e}", w.file.name()))?;
+        wire::frame(w.id, &body, out);
+        record::encode(run, producer, seq, 0, &mut self.header);
+        Ok(OwnedHeaders::new().insert(Header {
+            key: IDS_HEADER,
+            value: Some(&self.header),
+        }))
+    }
+}
+
+/// Adds a registration to the run's list (the same id twice is kept once).
+pub fn note_registration(all: &Registrations, r: Registration) {
+    if let Ok(mut all) = all.lock() {
+        if !all.iter().any(|x| x.id == r.id && x.subject == r.subject) {
+            all.push(r);
+        }
+    }
+}
+
+/// Registers `file` under `subject`, retrying while the registry does not answer (a refusal is
+/// final) until `timeout`; each failed try is reported through `on_error`.
+pub async fn register(
+    registry: &RegistryClient,
+    subject: &str,
+    file: &SchemaFile,
+    timeout: Duration,
+    mut on_error: impl FnMut(&RegistryError),
+) -> Result<u32, RegistryError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match registry.register(subject, &file.0.text).await {
+            Ok(id) => return Ok(id),
+            Err(e @ RegistryError::Refused { .. }) => return Err(e),
+            Err(e) => {
+                on_error(&e);
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// What an Avro consumer read, per writer schema.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct AvroReadStats {
+    /// The consumer's reader schema (file name); null: each record read with its writer schema.
+    pub reader_schema: Option<String>,
+    /// Records read per writer schema id.
+    pub by_writer_schema: BTreeMap<u32, u64>,
+    /// Records whose value could not be decoded (bad framing, unknown id, resolution failure).
+    pub undecodable: u64,
+    /// Times fetching a writer schema from the registry failed (each retried).
+    pub schema_fetch_errors: u64,
+}
+
+/// The Avro side of a consumer.
+#[derive(Debug)]
+pub struct AvroReader {
+    pub registry: Arc<RegistryClient>,
+    pub reader: Option<SchemaFile>,
+    pub stats: Arc<Mutex<AvroReadStats>>,
+}
+
+impl AvroReader {
+    /// Judges one record: its ids from the header, its value against what they generate. A value
+    /// that cannot be decoded is one of ours delivered corrupted, with the reason to report.
+    pub async fn judge(
+        &self,
+        run: &str,
+        headers: Option<&rdkafka::message::BorrowedHeaders>,
+        payload: &[u8],
+    ) -> (Decoded, Option<String>) {
+        let ids = headers
+            .and_then(|h| h.iter().find(|h| h.key == IDS_HEADER))
+            .and_then(|h| h.value)
+            .map(|v| record::decode(run, v));
+        let (producer, seq) = match ids {
+            Some(Decoded::Ours { producer, seq, .. }) => (producer, seq),
+            Some(other) => return (other, None),
+            None => return (Decoded::Foreign, None),
+        };
+        let result = self.decode(producer, seq, payload).await;
+        let (intact, error) = match result {
+            Ok((id, intact)) => {
+                if let Ok(mut s) = self.stats.lock() {
+                    *s.by_writer_schema.entry(id).or_default() += 1;
+                }
+                (intact, None)
+            }
+            Err(e) => {
+                if let Ok(mut s) = self.stats.lock() {
+                    s.undecodable += 1;
+                }
+                (false, Some(format!("cannot decode an Avro record: {e}")))
+            }
+        };
+        (
+            Decoded::Ours {
+                producer,
+                seq,
+                intact,
+            },
+            error,
+        )
+    }
+
+    async fn decode(&self, producer: u32, seq: u64, payload: &[u8]) -> Result<(u32, bool), String> {
+        let (id, body) = wire::unframe(payload).map_err(|e| e.to_string())?;
+        let mut tries = 0;
+        let writer = loop {
+            match self.registry.schema_by_id(id).await {
+                Ok(w) => break w,
+                Err(e @ RegistryError::Refused { .. }) => {
+                    return Err(format!("writer schema id {id}: {e}"))
+                }
+                Err(e) => {
+                    // Down or restarting: wait for it, visibly, but not forever.
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.schema_fetch_errors += 1;
+                    }
+                    tries += 1;
+                    if tries >= FETCH_TRIES {
+                        return Err(format!("writer schema id {id}: {e}"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        };
+        let reader = self.reader.as_ref().map(|r| &r.0.schema);
+        let got = value::decode(&writer, reader, body)?;
+        Ok((id, value::intact(&writer, reader, producer, seq, &got)))
+    }
+}
