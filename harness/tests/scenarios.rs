@@ -132,8 +132,31 @@ fn run_scenario(file: &Path, name: &str, entry: Option<&str>) -> Result<(), Fail
             .into());
         }
     }
+    if json["registry"].is_object() {
+        registry_read_back(&json["registry"])?;
+    }
     let run_id = json["run_id"].as_str().unwrap_or_default().to_owned();
     assert_nothing_left(&run_id)
+}
+
+/// A stack with a schema registry: its subjects and versions were read back from the registry's
+/// API, and every version registered during the run is among them.
+fn registry_read_back(registry: &serde_json::Value) -> Result<(), Failed> {
+    let subjects = registry["subjects"]
+        .as_object()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| format!("report.json read no subject back from the registry: {registry}"))?;
+    let registrations = registry["registrations"].as_array().cloned().unwrap_or_default();
+    if registrations.is_empty() {
+        return Err(format!("report.json lists no registration: {registry}").into());
+    }
+    for r in registrations {
+        let subject = r["subject"].as_str().unwrap_or_default();
+        if subjects.get(subject).and_then(|v| v.as_array()).is_none_or(Vec::is_empty) {
+            return Err(format!("registered under {subject}, which the registry does not list: {registry}").into());
+        }
+    }
+    Ok(())
 }
 
 /// Echoes the child's stderr (so a failing run shows its progress) and hands every line over.
