@@ -3,6 +3,7 @@
 //! Data flows one way: files (`scenario`) → `plan` → `runtime` (Docker, `components`) → `steps` →
 //! `report`. Nothing before `runtime` needs Docker.
 
+pub mod avro;
 pub mod checks;
 pub mod cli;
 pub mod client;
