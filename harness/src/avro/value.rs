@@ -1,0 +1,596 @@
+//! Records generated from a schema as a pure function of (producer, seq), so that a reader can
+//! recompute what a record must hold and judge it ([`intact`]).
+//!
+//! Every value in a record is drawn from a small random generator seeded with the producer, the
+//! sequence number and the value's path in the record (`items[1].sku`), so adding a field to a
+//! schema leaves the values of the other fields unchanged.
+
+use std::collections::HashMap;
+
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::schema::{DecimalSchema, Name, NamesRef, ResolvedSchema};
+use apache_avro::types::Value;
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::{Days, Decimal, Duration, Millis, Months, Schema, Uuid};
+
+/// Containers nested deeper than this are generated empty and unions take their null branch, so
+/// recursive schemas (a linked list) end.
+const MAX_DEPTH: usize = 8;
+
+/// The record (or value) that `producer` sends as its `seq`-th under `schema`.
+pub fn generate(schema: &Schema, producer: u32, seq: u64) -> Value {
+    // A schema parsed from one document always resolves; an unresolvable reference is generated
+    // as null, which encode() then reports with the field's path.
+    let resolved = ResolvedSchema::new(schema).ok();
+    let empty = NamesRef::new();
+    let generator = Generator {
+        names: resolved.as_ref().map_or(&empty, |r| r.get_names()),
+        producer,
+        seq,
+    };
+    generator.value(schema, None, "", 0)
+}
+
+/// The Avro binary datum of `value`, validated against `schema`: a value that does not match is an
+/// error naming the first field that does not.
+pub fn encode(schema: &Schema, value: &Value) -> Result<Vec<u8>, String> {
+    let resolved = ResolvedSchema::new(schema).map_err(|e| e.to_string())?;
+    let writer = GenericDatumWriter::builder(schema)
+        .resolved_schemata(resolved)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    match writer.write_value_ref(&mut out, value) {
+        Ok(_) => Ok(out),
+        Err(error) => {
+            // The writer only says "value does not match schema": find where.
+            let resolved = ResolvedSchema::new(schema).map_err(|e| e.to_string())?;
+            Err(mismatch(value, schema, resolved.get_names(), None, "")
+                .unwrap_or_else(|| error.to_string()))
+        }
+    }
+}
+
+/// Decode an Avro body written with `writer`, read with `reader` (schema resolution) or with the
+/// writer schema when None. Bytes left over after the datum are an error.
+pub fn decode(writer: &Schema, reader: Option<&Schema>, body: &[u8]) -> Result<Value, String> {
+    let datum_reader = GenericDatumReader::builder(writer)
+        .maybe_reader_schema(reader)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rest = body;
+    let value = datum_reader
+        .read_value(&mut rest)
+        .map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "{} bytes left over after the Avro datum ({} bytes read)",
+            rest.len(),
+            body.len() - rest.len()
+        ));
+    }
+    Ok(value)
+}
+
+/// Whether `got` (decoded as by [`decode`]) is exactly what (producer, seq) generates under
+/// `writer`, seen through `reader`.
+pub fn intact(
+    writer: &Schema,
+    reader: Option<&Schema>,
+    producer: u32,
+    seq: u64,
+    got: &Value,
+) -> bool {
+    expected(writer, reader, producer, seq).is_ok_and(|want| &want == got)
+}
+
+/// What a reader with `reader` (or `writer` when None) decodes from (producer, seq)'s record
+/// written with `writer`.
+pub fn expected(
+    writer: &Schema,
+    reader: Option<&Schema>,
+    producer: u32,
+    seq: u64,
+) -> Result<Value, String> {
+    let body = encode(writer, &generate(writer, producer, seq))?;
+    decode(writer, reader, &body)
+}
+
+struct Generator<'a, 's> {
+    names: &'a NamesRef<'s>,
+    producer: u32,
+    seq: u64,
+}
+
+impl Generator<'_, '_> {
+    fn rng(&self, path: &str) -> Rng {
+        // FNV-1a over the path, mixed with producer and seq: stable across platforms and Rust
+        // releases (std's hasher is not promised to be).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in path.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut rng = Rng(h ^ u64::from(self.producer).rotate_left(40));
+        rng.next();
+        rng.0 ^= self.seq;
+        rng.next();
+        rng
+    }
+
+    fn value(&self, schema: &Schema, ns: Option<&str>, path: &str, depth: usize) -> Value {
+        let mut r = self.rng(path);
+        match schema {
+            Schema::Null => Value::Null,
+            Schema::Boolean => Value::Boolean(r.next() & 1 == 1),
+            Schema::Int => Value::Int(r.between(-100_000, 100_000) as i32),
+            Schema::Long => Value::Long(r.between(-10_000_000_000, 10_000_000_000)),
+            // Multiples of 1/4 and 1/128 well inside the mantissa: exact, never NaN.
+            Schema::Float => Value::Float(r.between(-1_000_000, 1_000_000) as f32 / 4.0),
+            Schema::Double => {
+                Value::Double(r.between(-1_000_000_000, 1_000_000_000) as f64 / 128.0)
+            }
+            Schema::Bytes => {
+                let len = r.below(17) as usize;
+                Value::Bytes(r.bytes(len))
+            }
+            Schema::String => Value::String(r.letters(8, 24)),
+            Schema::Array(array) => {
+                let n = if depth >= MAX_DEPTH { 0 } else { r.below(4) };
+                Value::Array(
+                    (0..n)
+                        .map(|i| self.value(&array.items, ns, &format!("{path}[{i}]"), depth + 1))
+                        .collect(),
+                )
+            }
+            Schema::Map(map) => {
+                let n = if depth >= MAX_DEPTH { 0 } else { r.below(4) };
+                let mut entries = HashMap::new();
+                for i in 0..n {
+                    let key = format!("{}{i}", r.letters(4, 8));
+                    let value =
+                        self.value(&map.types, ns, &format!("{path}[\"{key}\"]"), depth + 1);
+                    entries.insert(key, value);
+                }
+                Value::Map(entries)
+            }
+            Schema::Union(union) => {
+                let variants = union.variants();
+                let null = variants.iter().position(|v| *v == Schema::Null);
+                let others: Vec<usize> = (0..variants.len()).filter(|&i| Some(i) != null).collect();
+                let index = match null {
+                    Some(null) if others.is_empty() || depth >= MAX_DEPTH || r.below(8) == 0 => {
+                        null
+                    }
+                    _ if others.is_empty() => 0,
+                    _ => others[r.below(others.len() as u64) as usize],
+                };
+                match variants.get(index) {
+                    Some(variant) => Value::Union(
+                        index as u32,
+                        Box::new(self.value(variant, ns, path, depth + 1)),
+                    ),
+                    // An empty union has no value; encode() reports it.
+                    None => Value::Null,
+                }
+            }
+            Schema::Record(record) => {
+                let ns = record.name.namespace().or(ns);
+                Value::Record(
+                    record
+                        .fields
+                        .iter()
+                        .map(|field| {
+                            let path = if path.is_empty() {
+                                field.name.clone()
+                            } else {
+                                format!("{path}.{}", field.name)
+                            };
+                            let value = self.value(&field.schema, ns, &path, depth + 1);
+                            (field.name.clone(), value)
+                        })
+                        .collect(),
+                )
+            }
+            Schema::Enum(e) if e.symbols.is_empty() => Value::Null,
+            Schema::Enum(e) => {
+                let index = ((self.seq ^ r.next()) % e.symbols.len() as u64) as usize;
+                Value::Enum(index as u32, e.symbols[index].clone())
+            }
+            Schema::Fixed(fixed) => Value::Fixed(fixed.size, r.bytes(fixed.size)),
+            Schema::Decimal(DecimalSchema { precision, .. }) => {
+                let digits = (*precision).clamp(1, 18) as u32;
+                let bound = 10_i64.pow(digits) - 1;
+                Value::Decimal(Decimal::from(twos_complement(r.between(-bound, bound))))
+            }
+            Schema::BigDecimal => {
+                let text = format!("{}.{:03}", r.between(-1_000_000, 1_000_000), r.below(1000));
+                match text.parse::<apache_avro::BigDecimal>() {
+                    Ok(d) => Value::BigDecimal(d),
+                    Err(_) => Value::Null,
+                }
+            }
+            Schema::Uuid(_) => Value::Uuid(Uuid::from_u64_pair(r.next(), r.next())),
+            Schema::Date => Value::Date(r.between(18_000, 22_000) as i32),
+            Schema::TimeMillis => Value::TimeMillis(r.below(86_400_000) as i32),
+            Schema::TimeMicros => Value::TimeMicros(r.below(86_400_000_000) as i64),
+            Schema::TimestampMillis => Value::TimestampMillis(timestamp_millis(&mut r)),
+            Schema::TimestampMicros => Value::TimestampMicros(timestamp_millis(&mut r) * 1000),
+            Schema::TimestampNanos => Value::TimestampNanos(timestamp_millis(&mut r) * 1_000_000),
+            Schema::LocalTimestampMillis => Value::LocalTimestampMillis(timestamp_millis(&mut r)),
+            Schema::LocalTimestampMicros => {
+                Value::LocalTimestampMicros(timestamp_millis(&mut r) * 1000)
+            }
+            Schema::LocalTimestampNanos => {
+                Value::LocalTimestampNanos(timestamp_millis(&mut r) * 1_000_000)
+            }
+            Schema::Duration(_) => Value::Duration(Duration::new(
+                Months::new(r.below(24) as u32),
+                Days::new(r.below(31) as u32),
+                Millis::new(r.below(86_400_000) as u32),
+            )),
+            Schema::Ref { name } => {
+                let name = name.fully_qualified_name(ns);
+                match self.names.get(name.as_ref()) {
+                    Some(target) => self.value(target, name.namespace(), path, depth + 1),
+                    None => Value::Null,
+                }
+            }
+        }
+    }
+}
+
+/// Between 2023-11-14 and about three years later.
+fn timestamp_millis(r: &mut Rng) -> i64 {
+    1_700_000_000_000 + r.below(100_000_000_000) as i64
+}
+
+/// The shortest big-endian two's complement bytes of `n` (Avro's decimal encoding).
+fn twos_complement(n: i64) -> Vec<u8> {
+    let bytes = n.to_be_bytes();
+    let mut start = 0;
+    while start < bytes.len() - 1 {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    bytes[start..].to_vec()
+}
+
+/// splitmix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// In 0..n (n > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// In lo..=hi.
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below(hi.abs_diff(lo) + 1) as i64
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    /// lo..=hi letters a–z.
+    fn letters(&mut self, lo: u64, hi: u64) -> String {
+        let len = lo + self.below(hi - lo + 1);
+        (0..len)
+            .map(|_| char::from(b'a' + self.below(26) as u8))
+            .collect()
+    }
+}
+
+/// Where and how `value` does not match `schema`, or None where it does (as far as this walk
+/// sees: the caller falls back to the writer's own message).
+fn mismatch(
+    value: &Value,
+    schema: &Schema,
+    names: &NamesRef<'_>,
+    ns: Option<&str>,
+    path: &str,
+) -> Option<String> {
+    let at = |what: String| {
+        if path.is_empty() {
+            Some(format!("the value: {what}"))
+        } else {
+            Some(format!("field `{path}`: {what}"))
+        }
+    };
+    let child = |suffix: &str| {
+        if path.is_empty() || suffix.starts_with('[') {
+            format!("{path}{suffix}")
+        } else {
+            format!("{path}.{suffix}")
+        }
+    };
+    match (schema, value) {
+        (Schema::Ref { name }, _) => {
+            let name = name.fully_qualified_name(ns);
+            match names.get(name.as_ref()) {
+                Some(target) => mismatch(value, target, names, name.namespace(), path),
+                None => at(format!("unknown type `{}`", full(&name))),
+            }
+        }
+        (Schema::Record(record), Value::Record(fields)) => {
+            let ns = record.name.namespace().or(ns);
+            for (field_name, _) in fields {
+                if !record.lookup.contains_key(field_name) {
+                    return at(format!(
+                        "no field `{field_name}` in record `{}`",
+                        full(&record.name)
+                    ));
+                }
+            }
+            for field in &record.fields {
+                let got = fields.iter().find(|(n, _)| *n == field.name);
+                match got {
+                    Some((_, v)) => {
+                        if let Some(problem) =
+                            mismatch(v, &field.schema, names, ns, &child(&field.name))
+                        {
+                            return Some(problem);
+                        }
+                    }
+                    None if field.default.is_none() && !field.is_nullable() => {
+                        return Some(format!("field `{}`: missing", child(&field.name)));
+                    }
+                    None => {}
+                }
+            }
+            None
+        }
+        (Schema::Array(array), Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| mismatch(v, &array.items, names, ns, &child(&format!("[{i}]")))),
+        (Schema::Map(map), Value::Map(entries)) => entries
+            .iter()
+            .find_map(|(k, v)| mismatch(v, &map.types, names, ns, &child(&format!("[\"{k}\"]")))),
+        (Schema::Union(union), Value::Union(index, v)) => {
+            match union.variants().get(*index as usize) {
+                Some(variant) => mismatch(v, variant, names, ns, path),
+                None => at(format!(
+                    "union branch {index} of a union of {}",
+                    union.variants().len()
+                )),
+            }
+        }
+        _ => {
+            if value.validate_with_names(schema, names) {
+                None
+            } else {
+                at(format!(
+                    "{} does not match schema {}",
+                    short(&format!("{value:?}")),
+                    short(&schema.canonical_form())
+                ))
+            }
+        }
+    }
+}
+
+fn full(name: &Name) -> String {
+    name.fullname(None::<&str>)
+}
+
+fn short(text: &str) -> String {
+    const MAX: usize = 100;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::avro::load_avsc;
+    use crate::avro::tests::fixture;
+
+    fn order(version: &str) -> Schema {
+        load_avsc(&fixture(&format!("order-{version}.avsc")))
+            .unwrap()
+            .schema
+    }
+
+    fn field<'v>(value: &'v Value, name: &str) -> &'v Value {
+        match value {
+            Value::Record(fields) => &fields.iter().find(|(n, _)| n == name).unwrap().1,
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn generate_is_a_pure_function_of_producer_and_seq() {
+        let schema = order("v1");
+        assert_eq!(generate(&schema, 1, 7), generate(&schema, 1, 7));
+        assert_ne!(generate(&schema, 1, 7), generate(&schema, 1, 8));
+        assert_ne!(generate(&schema, 1, 7), generate(&schema, 2, 7));
+    }
+
+    #[test]
+    fn generated_orders_look_like_orders() {
+        let schema = order("v1");
+        let mut nulls = 0;
+        let mut item_counts = [0; 4];
+        for seq in 0..200 {
+            let v = generate(&schema, 3, seq);
+            let Value::String(id) = field(&v, "id") else {
+                panic!("id")
+            };
+            assert!((8..=24).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase()));
+            assert!(matches!(field(&v, "currency"), Value::Enum(i, s)
+                if ["EUR", "USD", "GBP"][*i as usize] == s));
+            assert!(
+                matches!(field(&v, "created_at"), Value::TimestampMillis(t) if *t > 1_600_000_000_000)
+            );
+            let Value::Array(items) = field(&v, "items") else {
+                panic!("items")
+            };
+            item_counts[items.len()] += 1;
+            if matches!(field(&v, "note"), Value::Union(0, _)) {
+                nulls += 1;
+            }
+        }
+        assert!(item_counts.iter().all(|&n| n > 20), "{item_counts:?}");
+        assert!((5..60).contains(&nulls), "{nulls} null notes of 200");
+    }
+
+    #[test]
+    fn round_trip() {
+        for version in ["v1", "v2", "v3-incompatible"] {
+            let schema = order(version);
+            for seq in 0..50 {
+                let v = generate(&schema, 9, seq);
+                let body = encode(&schema, &v).unwrap();
+                assert_eq!(decode(&schema, None, &body).unwrap(), v);
+                assert!(intact(&schema, None, 9, seq, &v));
+            }
+        }
+    }
+
+    #[test]
+    fn intact_rejects_other_ids_and_flipped_bytes() {
+        let schema = order("v1");
+        let body = encode(&schema, &generate(&schema, 1, 42)).unwrap();
+        let got = decode(&schema, None, &body).unwrap();
+        assert!(intact(&schema, None, 1, 42, &got));
+        assert!(!intact(&schema, None, 1, 43, &got));
+        assert!(!intact(&schema, None, 2, 42, &got));
+        for i in 0..body.len() {
+            let mut flipped = body.clone();
+            flipped[i] ^= 0x01;
+            if let Ok(v) = decode(&schema, None, &flipped) {
+                assert!(!intact(&schema, None, 1, 42, &v), "byte {i} flipped");
+            }
+        }
+    }
+
+    #[test]
+    fn decode_refuses_trailing_bytes() {
+        let schema = order("v1");
+        let mut body = encode(&schema, &generate(&schema, 1, 1)).unwrap();
+        body.push(0);
+        let err = decode(&schema, None, &body).unwrap_err();
+        assert!(err.starts_with("1 bytes left over"), "{err}");
+        assert!(decode(&schema, None, &body[..body.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn reader_resolution_both_ways() {
+        let (v1, v2) = (order("v1"), order("v2"));
+        for seq in 0..30 {
+            // A v2 writer read by a v1 reader: `channel` is dropped.
+            let body = encode(&v2, &generate(&v2, 5, seq)).unwrap();
+            let got = decode(&v2, Some(&v1), &body).unwrap();
+            assert!(intact(&v2, Some(&v1), 5, seq, &got));
+            assert!(!intact(&v2, Some(&v1), 5, seq + 1, &got));
+            let Value::Record(fields) = &got else {
+                panic!()
+            };
+            assert!(fields.iter().all(|(n, _)| n != "channel"));
+
+            // A v1 writer read by a v2 reader: `channel` takes its default.
+            let body = encode(&v1, &generate(&v1, 5, seq)).unwrap();
+            let got = decode(&v1, Some(&v2), &body).unwrap();
+            assert!(intact(&v1, Some(&v2), 5, seq, &got));
+            assert_eq!(field(&got, "channel"), &Value::String("web".into()));
+        }
+        // Fields common to both versions get the same values.
+        assert_eq!(
+            field(&generate(&v1, 1, 1), "items"),
+            field(&generate(&v2, 1, 1), "items")
+        );
+    }
+
+    #[test]
+    fn encode_names_the_mismatching_field() {
+        let schema = order("v1");
+        let mut v = generate(&schema, 1, 1);
+        let Value::Record(fields) = &mut v else {
+            panic!()
+        };
+        let items = &mut fields.iter_mut().find(|(n, _)| n == "items").unwrap().1;
+        *items = Value::Array(vec![Value::Record(vec![
+            ("sku".into(), Value::String("x".into())),
+            ("quantity".into(), Value::String("many".into())),
+        ])]);
+        let err = encode(&schema, &v).unwrap_err();
+        assert!(
+            err.starts_with(
+                "field `items[0].quantity`: String(\"many\") does not match schema \"int\""
+            ),
+            "{err}"
+        );
+
+        let wrong = order("v3-incompatible");
+        let err = encode(&wrong, &generate(&schema, 1, 1)).unwrap_err();
+        assert!(err.starts_with("field `amount_cents`: Long("), "{err}");
+
+        let err = encode(&schema, &Value::Record(vec![("id".into(), Value::Null)])).unwrap_err();
+        assert!(err.starts_with("field `id`: Null does not match"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_of_schema() {
+        let text = r#"{
+          "type": "record", "name": "All", "namespace": "t",
+          "fields": [
+            {"name": "n", "type": "null"},
+            {"name": "b", "type": "boolean"},
+            {"name": "i", "type": "int"},
+            {"name": "l", "type": "long"},
+            {"name": "f", "type": "float"},
+            {"name": "d", "type": "double"},
+            {"name": "by", "type": "bytes"},
+            {"name": "s", "type": "string"},
+            {"name": "fx", "type": {"type": "fixed", "name": "Sixteen", "size": 16}},
+            {"name": "fx2", "type": "Sixteen"},
+            {"name": "m", "type": {"type": "map", "values": {"type": "array", "items": "int"}}},
+            {"name": "u", "type": ["null", "string", "long", "Sixteen"]},
+            {"name": "dec", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+            {"name": "decf", "type": {"type": "fixed", "name": "D", "size": 8, "logicalType": "decimal", "precision": 18, "scale": 4}},
+            {"name": "uuid", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "date", "type": {"type": "int", "logicalType": "date"}},
+            {"name": "tm", "type": {"type": "int", "logicalType": "time-millis"}},
+            {"name": "tu", "type": {"type": "long", "logicalType": "time-micros"}},
+            {"name": "tsu", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "ltsm", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
+            {"name": "dur", "type": {"type": "fixed", "name": "Dur", "size": 12, "logicalType": "duration"}},
+            {"name": "next", "type": ["null", "All"], "default": null}
+          ]
+        }"#;
+        let schema = Schema::parse_str(text).unwrap();
+        for seq in 0..50 {
+            let v = generate(&schema, 1, seq);
+            let body = encode(&schema, &v).unwrap();
+            assert_eq!(decode(&schema, None, &body).unwrap(), v, "seq {seq}");
+            assert!(intact(&schema, None, 1, seq, &v));
+        }
+    }
+
+    #[test]
+    fn twos_complement_is_minimal() {
+        assert_eq!(twos_complement(0), [0]);
+        assert_eq!(twos_complement(127), [0x7f]);
+        assert_eq!(twos_complement(128), [0x00, 0x80]);
+        assert_eq!(twos_complement(-1), [0xff]);
+        assert_eq!(twos_complement(-128), [0x80]);
+        assert_eq!(twos_complement(-129), [0xff, 0x7f]);
+    }
+}
