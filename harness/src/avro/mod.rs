@@ -95,7 +95,7 @@ mod tests {
             "order-v2.avsc",
             "order-v3-incompatible.avsc",
         ] {
-            let avsc = load_avsc(&fixture(name)).unwrap();
+            let avsc = load_avsc(&fixture(name)).expect("fixture loads");
             assert_eq!(
                 avsc.full_name.as_deref(),
                 Some("com.example.orders.Order"),
@@ -111,20 +111,20 @@ mod tests {
             Path::new("s.avsc"),
             r#"{"type": "array", "items": "long"}"#.into(),
         )
-        .unwrap();
+        .expect("valid schema");
         assert_eq!(avsc.full_name, None);
     }
 
     #[test]
     fn json_error_names_file_line_and_column() {
         let path = Path::new("fixtures/avro/broken.avsc");
-        let text = std::fs::read_to_string(fixture("broken.avsc")).unwrap();
-        let err = parse_avsc(path, text).unwrap_err();
+        let text = std::fs::read_to_string(fixture("broken.avsc")).expect("fixture readable");
+        let err = parse_avsc(path, text).expect_err("must fail");
         assert_eq!(
             err.to_string(),
             "fixtures/avro/broken.avsc:4:3: expected `,` or `}`"
         );
-        let err = load_avsc(&fixture("broken.avsc")).unwrap_err();
+        let err = load_avsc(&fixture("broken.avsc")).expect_err("must fail");
         assert!(
             matches!(
                 err,
@@ -145,7 +145,7 @@ mod tests {
             r#"{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nosuch"}]}"#
                 .into(),
         )
-        .unwrap_err();
+        .expect_err("must fail");
         let msg = err.to_string();
         assert!(
             msg.starts_with("fixtures/avro/bad.avsc: not a valid Avro schema: "),
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn missing_file_names_file() {
-        let err = load_avsc(Path::new("fixtures/avro/nope.avsc")).unwrap_err();
+        let err = load_avsc(Path::new("fixtures/avro/nope.avsc")).expect_err("must fail");
         assert!(
             err.to_string()
                 .starts_with("fixtures/avro/nope.avsc: cannot read: "),

@@ -404,13 +404,19 @@ mod tests {
 
     fn order(version: &str) -> Schema {
         load_avsc(&fixture(&format!("order-{version}.avsc")))
-            .unwrap()
+            .expect("fixture loads")
             .schema
     }
 
     fn field<'v>(value: &'v Value, name: &str) -> &'v Value {
         match value {
-            Value::Record(fields) => &fields.iter().find(|(n, _)| n == name).unwrap().1,
+            Value::Record(fields) => {
+                &fields
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .expect("field present")
+                    .1
+            }
             other => panic!("not a record: {other:?}"),
         }
     }
@@ -457,8 +463,8 @@ mod tests {
             let schema = order(version);
             for seq in 0..50 {
                 let v = generate(&schema, 9, seq);
-                let body = encode(&schema, &v).unwrap();
-                assert_eq!(decode(&schema, None, &body).unwrap(), v);
+                let body = encode(&schema, &v).expect("encodes");
+                assert_eq!(decode(&schema, None, &body).expect("decodes"), v);
                 assert!(intact(&schema, None, 9, seq, &v));
             }
         }
@@ -467,8 +473,8 @@ mod tests {
     #[test]
     fn intact_rejects_other_ids_and_flipped_bytes() {
         let schema = order("v1");
-        let body = encode(&schema, &generate(&schema, 1, 42)).unwrap();
-        let got = decode(&schema, None, &body).unwrap();
+        let body = encode(&schema, &generate(&schema, 1, 42)).expect("encodes");
+        let got = decode(&schema, None, &body).expect("decodes");
         assert!(intact(&schema, None, 1, 42, &got));
         assert!(!intact(&schema, None, 1, 43, &got));
         assert!(!intact(&schema, None, 2, 42, &got));
@@ -484,9 +490,9 @@ mod tests {
     #[test]
     fn decode_refuses_trailing_bytes() {
         let schema = order("v1");
-        let mut body = encode(&schema, &generate(&schema, 1, 1)).unwrap();
+        let mut body = encode(&schema, &generate(&schema, 1, 1)).expect("encodes");
         body.push(0);
-        let err = decode(&schema, None, &body).unwrap_err();
+        let err = decode(&schema, None, &body).expect_err("must fail");
         assert!(err.starts_with("1 bytes left over"), "{err}");
         assert!(decode(&schema, None, &body[..body.len() - 3]).is_err());
     }
@@ -496,8 +502,8 @@ mod tests {
         let (v1, v2) = (order("v1"), order("v2"));
         for seq in 0..30 {
             // A v2 writer read by a v1 reader: `channel` is dropped.
-            let body = encode(&v2, &generate(&v2, 5, seq)).unwrap();
-            let got = decode(&v2, Some(&v1), &body).unwrap();
+            let body = encode(&v2, &generate(&v2, 5, seq)).expect("encodes");
+            let got = decode(&v2, Some(&v1), &body).expect("decodes");
             assert!(intact(&v2, Some(&v1), 5, seq, &got));
             assert!(!intact(&v2, Some(&v1), 5, seq + 1, &got));
             let Value::Record(fields) = &got else {
@@ -506,8 +512,8 @@ mod tests {
             assert!(fields.iter().all(|(n, _)| n != "channel"));
 
             // A v1 writer read by a v2 reader: `channel` takes its default.
-            let body = encode(&v1, &generate(&v1, 5, seq)).unwrap();
-            let got = decode(&v1, Some(&v2), &body).unwrap();
+            let body = encode(&v1, &generate(&v1, 5, seq)).expect("encodes");
+            let got = decode(&v1, Some(&v2), &body).expect("decodes");
             assert!(intact(&v1, Some(&v2), 5, seq, &got));
             assert_eq!(field(&got, "channel"), &Value::String("web".into()));
         }
@@ -525,12 +531,16 @@ mod tests {
         let Value::Record(fields) = &mut v else {
             panic!()
         };
-        let items = &mut fields.iter_mut().find(|(n, _)| n == "items").unwrap().1;
+        let items = &mut fields
+            .iter_mut()
+            .find(|(n, _)| n == "items")
+            .expect("field present")
+            .1;
         *items = Value::Array(vec![Value::Record(vec![
             ("sku".into(), Value::String("x".into())),
             ("quantity".into(), Value::String("many".into())),
         ])]);
-        let err = encode(&schema, &v).unwrap_err();
+        let err = encode(&schema, &v).expect_err("must fail");
         assert!(
             err.starts_with(
                 "field `items[0].quantity`: String(\"many\") does not match schema \"int\""
@@ -539,10 +549,11 @@ mod tests {
         );
 
         let wrong = order("v3-incompatible");
-        let err = encode(&wrong, &generate(&schema, 1, 1)).unwrap_err();
+        let err = encode(&wrong, &generate(&schema, 1, 1)).expect_err("must fail");
         assert!(err.starts_with("field `amount_cents`: Long("), "{err}");
 
-        let err = encode(&schema, &Value::Record(vec![("id".into(), Value::Null)])).unwrap_err();
+        let err = encode(&schema, &Value::Record(vec![("id".into(), Value::Null)]))
+            .expect_err("must fail");
         assert!(err.starts_with("field `id`: Null does not match"), "{err}");
     }
 
@@ -575,11 +586,15 @@ mod tests {
             {"name": "next", "type": ["null", "All"], "default": null}
           ]
         }"#;
-        let schema = Schema::parse_str(text).unwrap();
+        let schema = Schema::parse_str(text).expect("valid schema");
         for seq in 0..50 {
             let v = generate(&schema, 1, seq);
-            let body = encode(&schema, &v).unwrap();
-            assert_eq!(decode(&schema, None, &body).unwrap(), v, "seq {seq}");
+            let body = encode(&schema, &v).expect("encodes");
+            assert_eq!(
+                decode(&schema, None, &body).expect("decodes"),
+                v,
+                "seq {seq}"
+            );
             assert!(intact(&schema, None, 1, seq, &v));
         }
     }
