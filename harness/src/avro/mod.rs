@@ -90,8 +90,12 @@ mod tests {
 
     #[test]
     fn loads_the_order_fixtures() {
-        for name in ["order-v1.avsc", "order-v2.avsc", "order-v3-incompatible.avsc"] {
-            let avsc = load_avsc(&fixture(name)).unwrap();
+        for name in [
+            "order-v1.avsc",
+            "order-v2.avsc",
+            "order-v3-incompatible.avsc",
+        ] {
+            let avsc = load_avsc(&fixture(name)).expect("fixture loads");
             assert_eq!(
                 avsc.full_name.as_deref(),
                 Some("com.example.orders.Order"),
@@ -103,23 +107,33 @@ mod tests {
 
     #[test]
     fn non_named_schema_has_no_full_name() {
-        let avsc = parse_avsc(Path::new("s.avsc"), r#"{"type": "array", "items": "long"}"#.into())
-            .unwrap();
+        let avsc = parse_avsc(
+            Path::new("s.avsc"),
+            r#"{"type": "array", "items": "long"}"#.into(),
+        )
+        .expect("valid schema");
         assert_eq!(avsc.full_name, None);
     }
 
     #[test]
     fn json_error_names_file_line_and_column() {
         let path = Path::new("fixtures/avro/broken.avsc");
-        let text = std::fs::read_to_string(fixture("broken.avsc")).unwrap();
-        let err = parse_avsc(path, text).unwrap_err();
+        let text = std::fs::read_to_string(fixture("broken.avsc")).expect("fixture readable");
+        let err = parse_avsc(path, text).expect_err("must fail");
         assert_eq!(
             err.to_string(),
             "fixtures/avro/broken.avsc:4:3: expected `,` or `}`"
         );
-        let err = load_avsc(&fixture("broken.avsc")).unwrap_err();
+        let err = load_avsc(&fixture("broken.avsc")).expect_err("must fail");
         assert!(
-            matches!(err, AvscError::Json { line: 4, column: 3, .. }),
+            matches!(
+                err,
+                AvscError::Json {
+                    line: 4,
+                    column: 3,
+                    ..
+                }
+            ),
             "{err:?}"
         );
     }
@@ -128,9 +142,10 @@ mod tests {
     fn schema_error_names_file() {
         let err = parse_avsc(
             Path::new("fixtures/avro/bad.avsc"),
-            r#"{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nosuch"}]}"#.into(),
+            r#"{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nosuch"}]}"#
+                .into(),
         )
-        .unwrap_err();
+        .expect_err("must fail");
         let msg = err.to_string();
         assert!(
             msg.starts_with("fixtures/avro/bad.avsc: not a valid Avro schema: "),
@@ -141,7 +156,7 @@ mod tests {
 
     #[test]
     fn missing_file_names_file() {
-        let err = load_avsc(Path::new("fixtures/avro/nope.avsc")).unwrap_err();
+        let err = load_avsc(Path::new("fixtures/avro/nope.avsc")).expect_err("must fail");
         assert!(
             err.to_string()
                 .starts_with("fixtures/avro/nope.avsc: cannot read: "),

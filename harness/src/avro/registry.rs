@@ -324,7 +324,9 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a cache lock leaves a consistent map: nothing is half-inserted.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -383,7 +385,10 @@ mod tests {
             answer::<IdAnswer>(200, b"{\"idd\": 1}"),
             Err(RegistryError::Http { status: 200, .. })
         ));
-        assert_eq!(answer::<IdAnswer>(200, b"{\"id\": 7}").unwrap().id, 7);
+        assert_eq!(
+            answer::<IdAnswer>(200, b"{\"id\": 7}").expect("an id").id,
+            7
+        );
         let long = vec![b'x'; 5000];
         assert!(body_text(&long).ends_with("… (5000 bytes)"));
     }
@@ -392,17 +397,22 @@ mod tests {
     async fn fake(
         reply: fn(&str, &str, &str) -> (u16, String),
     ) -> (String, Arc<Mutex<Vec<String>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/apis/ccompat/v7", listener.local_addr().unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!(
+            "http://{}/apis/ccompat/v7",
+            listener.local_addr().expect("bound")
+        );
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         tokio::spawn(async move {
             loop {
-                let (mut socket, _) = listener.accept().await.unwrap();
+                let (mut socket, _) = listener.accept().await.expect("accept");
                 let mut buf = Vec::new();
                 let mut chunk = [0; 4096];
                 let head_end = loop {
-                    let n = socket.read(&mut chunk).await.unwrap();
+                    let n = socket.read(&mut chunk).await.expect("socket");
                     if n == 0 {
                         break None;
                     }
@@ -415,24 +425,33 @@ mod tests {
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let length: usize = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().expect("content-length"))
+                    })
                     .unwrap_or(0);
                 while buf.len() < head_end + length {
-                    let n = socket.read(&mut chunk).await.unwrap();
+                    let n = socket.read(&mut chunk).await.expect("socket");
                     buf.extend_from_slice(&chunk[..n]);
                 }
                 let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
                 let mut parts = head.split_whitespace();
-                let (method, path) = (parts.next().unwrap(), parts.next().unwrap());
+                let (method, path) = (
+                    parts.next().expect("request line"),
+                    parts.next().expect("request line"),
+                );
                 assert!(head.contains(CONTENT_TYPE), "{head}");
-                log.lock().unwrap().push(format!("{method} {path} {body}"));
+                log.lock()
+                    .expect("not poisoned")
+                    .push(format!("{method} {path} {body}"));
                 let (status, answer) = reply(method, path, &body);
                 let response = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: {CONTENT_TYPE}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                     answer.len()
                 );
-                socket.write_all(response.as_bytes()).await.unwrap();
-                socket.shutdown().await.unwrap();
+                socket.write_all(response.as_bytes()).await.expect("socket");
+                socket.shutdown().await.expect("socket");
             }
         });
         (url, seen)
@@ -465,38 +484,67 @@ mod tests {
         let client = RegistryClient::new(&format!("{url}/"));
         assert_eq!(client.base_url(), url);
         let text = r#"{"type": "string"}"#;
-        assert_eq!(client.register("a/b", text).await.unwrap(), 3);
-        assert_eq!(client.clone().register("a/b", text).await.unwrap(), 3);
+        assert_eq!(
+            client
+                .register("a/b", text)
+                .await
+                .expect("fake registry answers"),
+            3
+        );
+        assert_eq!(
+            client
+                .clone()
+                .register("a/b", text)
+                .await
+                .expect("fake registry answers"),
+            3
+        );
         assert_eq!(client.requests(), 1);
-        let schema = client.schema_by_id(3).await.unwrap();
+        let schema = client.schema_by_id(3).await.expect("fake registry answers");
         assert_eq!(*schema, Schema::String);
-        client.schema_by_id(3).await.unwrap();
+        client.schema_by_id(3).await.expect("fake registry answers");
         assert_eq!(client.requests(), 2);
-        assert_eq!(client.subjects().await.unwrap(), ["a/b"]);
-        assert_eq!(client.versions("a/b").await.unwrap(), [1, 2]);
-        client.set_compatibility(None, "NONE").await.unwrap();
+        assert_eq!(
+            client.subjects().await.expect("fake registry answers"),
+            ["a/b"]
+        );
+        assert_eq!(
+            client.versions("a/b").await.expect("fake registry answers"),
+            [1, 2]
+        );
+        client
+            .set_compatibility(None, "NONE")
+            .await
+            .expect("fake registry answers");
         client
             .set_compatibility(Some("a/b"), "BACKWARD")
             .await
-            .unwrap();
-        client.ready().await.unwrap();
-        let err = client.schema_by_id(4).await.unwrap_err();
+            .expect("fake registry answers");
+        client.ready().await.expect("fake registry answers");
+        let err = client.schema_by_id(4).await.expect_err("must fail");
         assert!(
-            matches!(&err, RegistryError::Refused { status: 404, error_code: 40403, .. }),
+            matches!(
+                &err,
+                RegistryError::Refused {
+                    status: 404,
+                    error_code: 40403,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(client.requests(), 8);
-        assert_eq!(seen.lock().unwrap().len(), 8);
+        assert_eq!(seen.lock().expect("not poisoned").len(), 8);
     }
 
     #[tokio::test]
     async fn unreachable() {
         // A port that was free a moment ago.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("bound");
         drop(listener);
         let client = RegistryClient::new(&format!("http://{addr}"));
-        let err = client.subjects().await.unwrap_err();
+        let err = client.subjects().await.expect_err("must fail");
         let RegistryError::Unreachable { url, error } = &err else {
             panic!("{err:?}")
         };
@@ -510,18 +558,20 @@ mod tests {
     #[tokio::test]
     async fn timeout() {
         // Accepts, never answers.
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound");
         let keep = tokio::spawn(async move {
             let mut held = Vec::new();
             loop {
-                let (socket, _) = listener.accept().await.unwrap();
+                let (socket, _) = listener.accept().await.expect("accept");
                 held.push(socket);
             }
         });
-        let client = RegistryClient::new(&format!("http://{addr}"))
-            .with_timeout(Duration::from_millis(200));
-        let err = client.ready().await.unwrap_err();
+        let client =
+            RegistryClient::new(&format!("http://{addr}")).with_timeout(Duration::from_millis(200));
+        let err = client.ready().await.expect_err("must fail");
         assert!(
             matches!(&err, RegistryError::Unreachable { error, .. } if error.starts_with("no answer within 200ms")),
             "{err:?}"

@@ -127,7 +127,9 @@ impl Generator<'_, '_> {
             Schema::Long => Value::Long(r.between(-10_000_000_000, 10_000_000_000)),
             // Multiples of 1/4 and 1/128 well inside the mantissa: exact, never NaN.
             Schema::Float => Value::Float(r.between(-1_000_000, 1_000_000) as f32 / 4.0),
-            Schema::Double => Value::Double(r.between(-1_000_000_000, 1_000_000_000) as f64 / 128.0),
+            Schema::Double => {
+                Value::Double(r.between(-1_000_000_000, 1_000_000_000) as f64 / 128.0)
+            }
             Schema::Bytes => {
                 let len = r.below(17) as usize;
                 Value::Bytes(r.bytes(len))
@@ -146,7 +148,8 @@ impl Generator<'_, '_> {
                 let mut entries = HashMap::new();
                 for i in 0..n {
                     let key = format!("{}{i}", r.letters(4, 8));
-                    let value = self.value(&map.types, ns, &format!("{path}[\"{key}\"]"), depth + 1);
+                    let value =
+                        self.value(&map.types, ns, &format!("{path}[\"{key}\"]"), depth + 1);
                     entries.insert(key, value);
                 }
                 Value::Map(entries)
@@ -156,7 +159,9 @@ impl Generator<'_, '_> {
                 let null = variants.iter().position(|v| *v == Schema::Null);
                 let others: Vec<usize> = (0..variants.len()).filter(|&i| Some(i) != null).collect();
                 let index = match null {
-                    Some(null) if others.is_empty() || depth >= MAX_DEPTH || r.below(8) == 0 => null,
+                    Some(null) if others.is_empty() || depth >= MAX_DEPTH || r.below(8) == 0 => {
+                        null
+                    }
                     _ if others.is_empty() => 0,
                     _ => others[r.below(others.len() as u64) as usize],
                 };
@@ -356,14 +361,15 @@ fn mismatch(
         (Schema::Map(map), Value::Map(entries)) => entries
             .iter()
             .find_map(|(k, v)| mismatch(v, &map.types, names, ns, &child(&format!("[\"{k}\"]")))),
-        (Schema::Union(union), Value::Union(index, v)) => match union.variants().get(*index as usize)
-        {
-            Some(variant) => mismatch(v, variant, names, ns, path),
-            None => at(format!(
-                "union branch {index} of a union of {}",
-                union.variants().len()
-            )),
-        },
+        (Schema::Union(union), Value::Union(index, v)) => {
+            match union.variants().get(*index as usize) {
+                Some(variant) => mismatch(v, variant, names, ns, path),
+                None => at(format!(
+                    "union branch {index} of a union of {}",
+                    union.variants().len()
+                )),
+            }
+        }
         _ => {
             if value.validate_with_names(schema, names) {
                 None
@@ -398,13 +404,19 @@ mod tests {
 
     fn order(version: &str) -> Schema {
         load_avsc(&fixture(&format!("order-{version}.avsc")))
-            .unwrap()
+            .expect("fixture loads")
             .schema
     }
 
     fn field<'v>(value: &'v Value, name: &str) -> &'v Value {
         match value {
-            Value::Record(fields) => &fields.iter().find(|(n, _)| n == name).unwrap().1,
+            Value::Record(fields) => {
+                &fields
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .expect("field present")
+                    .1
+            }
             other => panic!("not a record: {other:?}"),
         }
     }
@@ -430,7 +442,9 @@ mod tests {
             assert!((8..=24).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase()));
             assert!(matches!(field(&v, "currency"), Value::Enum(i, s)
                 if ["EUR", "USD", "GBP"][*i as usize] == s));
-            assert!(matches!(field(&v, "created_at"), Value::TimestampMillis(t) if *t > 1_600_000_000_000));
+            assert!(
+                matches!(field(&v, "created_at"), Value::TimestampMillis(t) if *t > 1_600_000_000_000)
+            );
             let Value::Array(items) = field(&v, "items") else {
                 panic!("items")
             };
@@ -449,8 +463,8 @@ mod tests {
             let schema = order(version);
             for seq in 0..50 {
                 let v = generate(&schema, 9, seq);
-                let body = encode(&schema, &v).unwrap();
-                assert_eq!(decode(&schema, None, &body).unwrap(), v);
+                let body = encode(&schema, &v).expect("encodes");
+                assert_eq!(decode(&schema, None, &body).expect("decodes"), v);
                 assert!(intact(&schema, None, 9, seq, &v));
             }
         }
@@ -459,8 +473,8 @@ mod tests {
     #[test]
     fn intact_rejects_other_ids_and_flipped_bytes() {
         let schema = order("v1");
-        let body = encode(&schema, &generate(&schema, 1, 42)).unwrap();
-        let got = decode(&schema, None, &body).unwrap();
+        let body = encode(&schema, &generate(&schema, 1, 42)).expect("encodes");
+        let got = decode(&schema, None, &body).expect("decodes");
         assert!(intact(&schema, None, 1, 42, &got));
         assert!(!intact(&schema, None, 1, 43, &got));
         assert!(!intact(&schema, None, 2, 42, &got));
@@ -476,9 +490,9 @@ mod tests {
     #[test]
     fn decode_refuses_trailing_bytes() {
         let schema = order("v1");
-        let mut body = encode(&schema, &generate(&schema, 1, 1)).unwrap();
+        let mut body = encode(&schema, &generate(&schema, 1, 1)).expect("encodes");
         body.push(0);
-        let err = decode(&schema, None, &body).unwrap_err();
+        let err = decode(&schema, None, &body).expect_err("must fail");
         assert!(err.starts_with("1 bytes left over"), "{err}");
         assert!(decode(&schema, None, &body[..body.len() - 3]).is_err());
     }
@@ -488,8 +502,8 @@ mod tests {
         let (v1, v2) = (order("v1"), order("v2"));
         for seq in 0..30 {
             // A v2 writer read by a v1 reader: `channel` is dropped.
-            let body = encode(&v2, &generate(&v2, 5, seq)).unwrap();
-            let got = decode(&v2, Some(&v1), &body).unwrap();
+            let body = encode(&v2, &generate(&v2, 5, seq)).expect("encodes");
+            let got = decode(&v2, Some(&v1), &body).expect("decodes");
             assert!(intact(&v2, Some(&v1), 5, seq, &got));
             assert!(!intact(&v2, Some(&v1), 5, seq + 1, &got));
             let Value::Record(fields) = &got else {
@@ -498,8 +512,8 @@ mod tests {
             assert!(fields.iter().all(|(n, _)| n != "channel"));
 
             // A v1 writer read by a v2 reader: `channel` takes its default.
-            let body = encode(&v1, &generate(&v1, 5, seq)).unwrap();
-            let got = decode(&v1, Some(&v2), &body).unwrap();
+            let body = encode(&v1, &generate(&v1, 5, seq)).expect("encodes");
+            let got = decode(&v1, Some(&v2), &body).expect("decodes");
             assert!(intact(&v1, Some(&v2), 5, seq, &got));
             assert_eq!(field(&got, "channel"), &Value::String("web".into()));
         }
@@ -517,22 +531,29 @@ mod tests {
         let Value::Record(fields) = &mut v else {
             panic!()
         };
-        let items = &mut fields.iter_mut().find(|(n, _)| n == "items").unwrap().1;
+        let items = &mut fields
+            .iter_mut()
+            .find(|(n, _)| n == "items")
+            .expect("field present")
+            .1;
         *items = Value::Array(vec![Value::Record(vec![
             ("sku".into(), Value::String("x".into())),
             ("quantity".into(), Value::String("many".into())),
         ])]);
-        let err = encode(&schema, &v).unwrap_err();
+        let err = encode(&schema, &v).expect_err("must fail");
         assert!(
-            err.starts_with("field `items[0].quantity`: String(\"many\") does not match schema \"int\""),
+            err.starts_with(
+                "field `items[0].quantity`: String(\"many\") does not match schema \"int\""
+            ),
             "{err}"
         );
 
         let wrong = order("v3-incompatible");
-        let err = encode(&wrong, &generate(&schema, 1, 1)).unwrap_err();
+        let err = encode(&wrong, &generate(&schema, 1, 1)).expect_err("must fail");
         assert!(err.starts_with("field `amount_cents`: Long("), "{err}");
 
-        let err = encode(&schema, &Value::Record(vec![("id".into(), Value::Null)])).unwrap_err();
+        let err = encode(&schema, &Value::Record(vec![("id".into(), Value::Null)]))
+            .expect_err("must fail");
         assert!(err.starts_with("field `id`: Null does not match"), "{err}");
     }
 
@@ -565,11 +586,15 @@ mod tests {
             {"name": "next", "type": ["null", "All"], "default": null}
           ]
         }"#;
-        let schema = Schema::parse_str(text).unwrap();
+        let schema = Schema::parse_str(text).expect("valid schema");
         for seq in 0..50 {
             let v = generate(&schema, 1, seq);
-            let body = encode(&schema, &v).unwrap();
-            assert_eq!(decode(&schema, None, &body).unwrap(), v, "seq {seq}");
+            let body = encode(&schema, &v).expect("encodes");
+            assert_eq!(
+                decode(&schema, None, &body).expect("decodes"),
+                v,
+                "seq {seq}"
+            );
             assert!(intact(&schema, None, 1, seq, &v));
         }
     }
