@@ -439,3 +439,54 @@ fn a_version_matrix_is_validated() {
         assert!(err.contains(expected), "missing `{expected}` in\n{err}");
     }
 }
+
+#[test]
+fn avro_input_errors_name_the_file_and_the_key() {
+    let avsc = root().join("fixtures/avro");
+    let bad_level = STACK.replace(
+        "security:",
+        "registry:\n  version: \"3.0.9\"\n  compatibility: sideways\nsecurity:",
+    );
+    let err = refused(&bad_level, SCENARIO, "validate");
+    assert!(
+        err.contains("DIR/stack.yaml:9:18: registry.compatibility: `sideways` is not a compatibility level"),
+        "{err}"
+    );
+    let with_registry = STACK.replace("security:", "registry:\n  version: \"3.0.9\"\nsecurity:");
+    let scenario = SCENARIO.replace(
+        "steps:\n",
+        &format!(
+            "load:\n  producers:\n    - {{ name: w, topic: t1, user: app, rate: 10, records: 10, avro: {{ schema: {broken} }} }}\n    - {{ name: p, topic: t1, user: app, rate: 10, records: 10 }}\n  consumers:\n    - {{ name: r, topic: t1, user: app, group: g, avro: {{ reader_schema: {missing} }} }}\nsteps:\n  - register_schema: {{ producer: p, schema: {v2}, expect: maybe }}\n",
+            broken = avsc.join("broken.avsc").display(),
+            missing = avsc.join("nope.avsc").display(),
+            v2 = avsc.join("order-v2.avsc").display(),
+        ),
+    );
+    let err = refused(&with_registry, &scenario, "validate");
+    let fixtures = std::fs::canonicalize(&avsc)
+        .expect("fixtures exist")
+        .display()
+        .to_string();
+    let err = err.replace(&fixtures, "FIXTURES");
+    for want in [
+        "load.producers[0].avro.schema: FIXTURES/broken.avsc:4:3: expected `,` or `}`",
+        "load.consumers[0].avro.reader_schema: FIXTURES/nope.avsc: cannot read",
+        "steps[0].register_schema.producer: producer `p` sends plain records",
+        "steps[0].register_schema.expect: `maybe`: expected `accepted` or `refused`",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // Avro without a registry in the stack
+    let scenario = SCENARIO.replace(
+        "steps:\n",
+        &format!(
+            "load:\n  producers:\n    - {{ name: w, topic: t1, user: app, rate: 10, records: 10, avro: {{ schema: {} }} }}\nsteps:\n",
+            avsc.join("order-v1.avsc").display()
+        ),
+    );
+    let err = refused(STACK, &scenario, "run");
+    assert!(
+        err.contains("load.producers[0].avro: Avro records need a schema registry, and stack"),
+        "{err}"
+    );
+}
