@@ -386,7 +386,7 @@ impl LoadSet {
         &mut self,
         producer: &str,
         schema: &SchemaFile,
-        expect_accepted: bool,
+        expect: crate::scenario::Registration,
         compatibility: Option<&str>,
         timeout: Duration,
     ) -> Result<(String, Vec<String>), (String, Vec<String>)> {
@@ -443,10 +443,10 @@ impl LoadSet {
                     "{} accepted as schema id {id}; subject {subject} has versions {versions}; {producer} writes with it now",
                     schema.name()
                 );
-                if expect_accepted {
+                if expect == crate::scenario::Registration::Accepted {
                     Ok((msg, evidence))
                 } else {
-                    Err((format!("expected a refusal, but {msg}"), evidence))
+                    Err((format!("expected {}, but {msg}", expect.name()), evidence))
                 }
             }
             Err(e @ RegistryError::Refused { .. }) => {
@@ -454,16 +454,24 @@ impl LoadSet {
                     "the registry refused {} for subject {subject}: {e}; subject {subject} has versions {versions}",
                     schema.name()
                 );
-                if expect_accepted {
-                    Err((msg, evidence))
-                } else {
+                if expect == crate::scenario::Registration::Refused {
                     Ok((msg, evidence))
+                } else {
+                    Err((msg, evidence))
                 }
             }
-            Err(e) => Err((
-                format!("cannot register {} under {subject}: {e}", schema.name()),
-                evidence,
-            )),
+            Err(e) => {
+                let msg = format!(
+                    "cannot register {} under {subject} within {}: {e}",
+                    schema.name(),
+                    crate::scenario::format_duration(timeout)
+                );
+                if expect == crate::scenario::Registration::Unreachable {
+                    Ok((format!("as expected, {msg}; {producer} keeps writing with its cached schema id"), evidence))
+                } else {
+                    Err((msg, evidence))
+                }
+            }
         }
     }
 

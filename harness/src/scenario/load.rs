@@ -965,15 +965,16 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         );
                     }
                 }
-                let expect_accepted = match r.expect.as_deref() {
-                    None | Some("accepted") => true,
-                    Some("refused") => false,
+                let expect = match r.expect.as_deref() {
+                    None | Some("accepted") => Registration::Accepted,
+                    Some("refused") => Registration::Refused,
+                    Some("unreachable") => Registration::Unreachable,
                     Some(other) => {
                         c.error(
                             &rp.key("expect"),
-                            format!("`{other}`: expected `accepted` or `refused`"),
+                            format!("`{other}`: expected `accepted`, `refused` or `unreachable`"),
                         );
-                        true
+                        Registration::Accepted
                     }
                 };
                 let compatibility = r
@@ -991,7 +992,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 Step::RegisterSchema {
                     producer: r.producer,
                     schema,
-                    expect_accepted,
+                    expect,
                     compatibility,
                     timeout,
                 }

@@ -701,7 +701,7 @@ pub enum Step {
     RegisterSchema {
         producer: String,
         schema: SchemaFile,
-        expect_accepted: bool,
+        expect: Registration,
         compatibility: Option<String>,
         timeout: Duration,
     },
@@ -764,13 +764,33 @@ impl Step {
             Self::RegisterSchema {
                 producer,
                 schema,
-                expect_accepted,
+                expect,
                 ..
             } => format!(
                 "register {} for producer {producer} (expect {})",
                 schema.name(),
-                if *expect_accepted { "accepted" } else { "refused" }
+                expect.name()
             ),
+        }
+    }
+}
+
+/// What a `register_schema` step expects of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Accepted,
+    /// The registry answers no (e.g. 409, incompatible with the subject's compatibility level).
+    Refused,
+    /// The registry does not answer (stopped, restarting): registrations fail visibly meanwhile.
+    Unreachable,
+}
+
+impl Registration {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Refused => "refused",
+            Self::Unreachable => "unreachable",
         }
     }
 }

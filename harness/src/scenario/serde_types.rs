@@ -624,7 +624,8 @@ pub struct RegisterSchemaSerde {
     /// The new schema, an .avsc file relative to this scenario.
     pub schema: String,
     /// `accepted` (default): the step fails unless the registry takes it. `refused`: the step
-    /// fails unless the registry refuses it (its error is quoted in the report).
+    /// fails unless the registry refuses it (its error is quoted in the report). `unreachable`: the
+    /// step fails unless the registry cannot be reached within `timeout` (e.g. while it is stopped).
     #[serde(default)]
     pub expect: Option<String>,
     /// Set the subject's compatibility level first (BACKWARD, FULL, NONE, ...).

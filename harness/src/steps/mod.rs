@@ -403,14 +403,14 @@ async fn run_one(
         Step::RegisterSchema {
             producer,
             schema,
-            expect_accepted,
+            expect,
             compatibility,
             timeout,
         } => {
             load.register_schema(
                 producer,
                 schema,
-                *expect_accepted,
+                *expect,
                 compatibility.as_deref(),
                 *timeout,
             )
