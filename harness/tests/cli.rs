@@ -449,7 +449,9 @@ fn avro_input_errors_name_the_file_and_the_key() {
     );
     let err = refused(&bad_level, SCENARIO, "validate");
     assert!(
-        err.contains("DIR/stack.yaml:9:18: registry.compatibility: `sideways` is not a compatibility level"),
+        err.contains(
+            "DIR/stack.yaml:9:18: registry.compatibility: `sideways` is not a compatibility level"
+        ),
         "{err}"
     );
     let with_registry = STACK.replace("security:", "registry:\n  version: \"3.0.9\"\nsecurity:");

@@ -146,14 +146,24 @@ fn registry_read_back(registry: &serde_json::Value) -> Result<(), Failed> {
         .as_object()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| format!("report.json read no subject back from the registry: {registry}"))?;
-    let registrations = registry["registrations"].as_array().cloned().unwrap_or_default();
+    let registrations = registry["registrations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if registrations.is_empty() {
         return Err(format!("report.json lists no registration: {registry}").into());
     }
     for r in registrations {
         let subject = r["subject"].as_str().unwrap_or_default();
-        if subjects.get(subject).and_then(|v| v.as_array()).is_none_or(Vec::is_empty) {
-            return Err(format!("registered under {subject}, which the registry does not list: {registry}").into());
+        if subjects
+            .get(subject)
+            .and_then(|v| v.as_array())
+            .is_none_or(Vec::is_empty)
+        {
+            return Err(format!(
+                "registered under {subject}, which the registry does not list: {registry}"
+            )
+            .into());
         }
     }
     Ok(())

@@ -62,7 +62,10 @@ pub fn evaluate(scenario: &Scenario, load: &LoadResults) -> Vec<CheckResult> {
             format!(
                 "{} (reader schema {}): {}; {} undecodable",
                 want.consumer,
-                stats.reader_schema.as_deref().unwrap_or("none: writer schemas"),
+                stats
+                    .reader_schema
+                    .as_deref()
+                    .unwrap_or("none: writer schemas"),
                 seen.join(", "),
                 stats.undecodable
             ),

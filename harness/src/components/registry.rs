@@ -197,19 +197,34 @@ pub fn env(stack: &Stack, creds: &Credentials) -> Vec<(String, String)> {
         .collect::<Vec<_>>()
         .join(",");
     vec![
-        ("SCHEMA_REGISTRY_HOST_NAME".into(), NodeId::Registry(1).to_string()),
+        (
+            "SCHEMA_REGISTRY_HOST_NAME".into(),
+            NodeId::Registry(1).to_string(),
+        ),
         (
             "SCHEMA_REGISTRY_LISTENERS".into(),
             format!("http://0.0.0.0:{CONFLUENT_PORT}"),
         ),
-        ("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS".into(), brokers),
+        (
+            "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS".into(),
+            brokers,
+        ),
         (
             "SCHEMA_REGISTRY_KAFKASTORE_SECURITY_PROTOCOL".into(),
             "SASL_PLAINTEXT".into(),
         ),
-        ("SCHEMA_REGISTRY_KAFKASTORE_SASL_MECHANISM".into(), SCRAM.into()),
-        ("SCHEMA_REGISTRY_KAFKASTORE_SASL_JAAS_CONFIG".into(), jaas(creds)),
-        ("SCHEMA_REGISTRY_KAFKASTORE_TOPIC".into(), CONFLUENT_TOPIC.into()),
+        (
+            "SCHEMA_REGISTRY_KAFKASTORE_SASL_MECHANISM".into(),
+            SCRAM.into(),
+        ),
+        (
+            "SCHEMA_REGISTRY_KAFKASTORE_SASL_JAAS_CONFIG".into(),
+            jaas(creds),
+        ),
+        (
+            "SCHEMA_REGISTRY_KAFKASTORE_TOPIC".into(),
+            CONFLUENT_TOPIC.into(),
+        ),
         (
             "SCHEMA_REGISTRY_HEAP_OPTS".into(),
             format!("-Xmx{} -Xms64m", spec.heap),

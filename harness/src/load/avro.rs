@@ -138,8 +138,12 @@ impl AvroWriter {
             return Err("no writer schema registered yet".to_owned());
         };
         let schema = &w.file.0.schema;
-        let body = value::encode(schema, &value::generate(schema, producer, seq))
-            .map_err(|e| format!("{}: record {seq} does not match the schema: {e}", w.file.name()))?;
+        let body = value::encode(schema, &value::generate(schema, producer, seq)).map_err(|e| {
+            format!(
+                "{}: record {seq} does not match the schema: {e}",
+                w.file.name()
+            )
+        })?;
         wire::frame(w.id, &body, out);
         record::encode(run, producer, seq, 0, &mut self.header);
         Ok(OwnedHeaders::new().insert(Header {

@@ -15,11 +15,11 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::avro::{RegistryClient, RegistryError};
 use crate::checks::integrity::{Integrity, Ledger, Semantics};
 use crate::checks::lag::{LagSeries, LagStatus};
 use crate::probes::lag::LagSampler;
 use crate::runtime::stack::RunningStack;
-use crate::avro::{RegistryClient, RegistryError};
 use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registration, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask};
@@ -153,10 +153,7 @@ impl LoadSet {
                     stop: None,
                     task: None,
                     stats: None,
-                    avro: p
-                        .avro
-                        .as_ref()
-                        .map(|_| Arc::new(watch::channel(None).0)),
+                    avro: p.avro.as_ref().map(|_| Arc::new(watch::channel(None).0)),
                 };
                 (p.name.clone(), slot)
             })
@@ -408,7 +405,11 @@ impl LoadSet {
             registry
                 .set_compatibility(Some(&subject), level)
                 .await
-                .map_err(|e| fail(format!("cannot set compatibility {level} on {subject}: {e}")))?;
+                .map_err(|e| {
+                    fail(format!(
+                        "cannot set compatibility {level} on {subject}: {e}"
+                    ))
+                })?;
             evidence.push(format!("subject {subject}: compatibility {level}"));
         }
         let epoch = self.epoch;
@@ -553,9 +554,7 @@ impl LoadSet {
                 lag,
                 integrity,
                 errors: slot.errors.lock().map(|e| e.clone()).unwrap_or_default(),
-                avro: slot
-                    .avro
-                    .and_then(|a| a.lock().ok().map(|a| a.clone())),
+                avro: slot.avro.and_then(|a| a.lock().ok().map(|a| a.clone())),
             });
         }
         LoadResults {

@@ -191,7 +191,11 @@ impl ProducerTask {
             let epoch = self.epoch;
             let mut tries = Vec::new();
             let started = w
-                .start(&spec.name, || epoch.elapsed().as_secs_f64(), |e| tries.push(e.to_string()))
+                .start(
+                    &spec.name,
+                    || epoch.elapsed().as_secs_f64(),
+                    |e| tries.push(e.to_string()),
+                )
                 .await;
             for e in tries {
                 self.note_error(&mut stats, e);

@@ -118,6 +118,9 @@ pub fn render(r: &Report) -> String {
     if let Some(c) = &r.canary {
         o.push_str(&super::canary::markdown(c));
     }
+    if let Some(reg) = &r.registry {
+        registry(&mut o, reg, &r.consumers);
+    }
     let _ = writeln!(
         o,
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"
@@ -243,6 +246,75 @@ fn component_logs(o: &mut String, scan: &crate::logscan::LogScan) {
             scan.groups_left_out
         );
     }
+}
+
+fn registry(
+    o: &mut String,
+    r: &crate::probes::registry::RegistryReport,
+    consumers: &[crate::load::ConsumerResult],
+) {
+    let _ = writeln!(
+        o,
+        "## Schema registry
+
+{}
+",
+        super::registry_line(r)
+    );
+    if !r.windows.is_empty() {
+        let _ = writeln!(
+            o,
+            "| unavailable from | to | for | first error |\n|---|---|---|---|"
+        );
+        for w in &r.windows {
+            let _ = writeln!(
+                o,
+                "| {:.1} s | {:.1} s{} | {} ms | {} |",
+                w.from_s,
+                w.to_s,
+                if w.open { " (still down)" } else { "" },
+                w.duration_ms,
+                cell(&w.error)
+            );
+        }
+        o.push('\n');
+    }
+    if !r.registrations.is_empty() {
+        let _ = writeln!(
+            o,
+            "| registered | subject | id | at | by |\n|---|---|---|---|---|"
+        );
+        for g in &r.registrations {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.1} s | {} |",
+                g.schema, g.subject, g.id, g.at_s, g.by
+            );
+        }
+        o.push('\n');
+    }
+    for c in consumers {
+        if let Some(a) = &c.avro {
+            let by: Vec<String> = a
+                .by_writer_schema
+                .iter()
+                .map(|(id, n)| format!("{n} with id {id}"))
+                .collect();
+            let _ = writeln!(
+                o,
+                "- {} (reader schema {}): read {}; {} undecodable",
+                c.name,
+                a.reader_schema.as_deref().unwrap_or("none"),
+                if by.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    by.join(", ")
+                },
+                a.undecodable
+            );
+        }
+    }
+    o.push('\n');
 }
 
 fn cell(s: &str) -> String {

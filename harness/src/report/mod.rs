@@ -201,9 +201,10 @@ impl Report {
 pub fn registry_line(r: &crate::probes::registry::RegistryReport) -> String {
     let down: u64 = r.windows.iter().map(|w| w.duration_ms).sum();
     let subjects = if r.subjects.is_empty() {
-        r.subjects_error
-            .as_deref()
-            .map_or_else(|| "no subjects".to_owned(), |e| format!("subjects unknown ({e})"))
+        r.subjects_error.as_deref().map_or_else(
+            || "no subjects".to_owned(),
+            |e| format!("subjects unknown ({e})"),
+        )
     } else {
         r.subjects
             .iter()

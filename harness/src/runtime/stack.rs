@@ -523,8 +523,9 @@ impl RunningStack {
                     .docker
                     .log_tail(&self.run.container(node), 5000)
                     .await;
-                registry::version_in_log(&log)
-                    .ok_or_else(|| "the registry's log has no start-up line with a version".to_owned())
+                registry::version_in_log(&log).ok_or_else(|| {
+                    "the registry's log has no start-up line with a version".to_owned()
+                })
             }
         }
     }
@@ -572,7 +573,9 @@ pub async fn start(
 
     let zk_nodes = stack.zookeeper.as_ref().map_or(0, |z| z.nodes);
     let mut ports = free_ports(
-        usize::from(zk_nodes) + usize::from(stack.kafka.brokers) + usize::from(stack.registry.is_some()),
+        usize::from(zk_nodes)
+            + usize::from(stack.kafka.brokers)
+            + usize::from(stack.registry.is_some()),
     )
     .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
@@ -739,7 +742,11 @@ async fn start_registry(
         match spec.storage {
             crate::scenario::RegistryStorage::Kafka => format!(
                 "Kafka topic(s) {} as {}",
-                topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+                topics
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 crate::scenario::REGISTRY_USER
             ),
             crate::scenario::RegistryStorage::Memory => "memory".to_owned(),

@@ -182,7 +182,10 @@ const CONFLUENT_REGISTRY_SUPPORTED: (Version, Version) =
 /// The registry releases an image supports, and how an error names that range.
 fn registry_releases(confluent: bool) -> ((Version, Version), &'static str) {
     if confluent {
-        (CONFLUENT_REGISTRY_SUPPORTED, "confluentinc/cp-schema-registry")
+        (
+            CONFLUENT_REGISTRY_SUPPORTED,
+            "confluentinc/cp-schema-registry",
+        )
     } else {
         (APICURIO_SUPPORTED, "the harness's Apicurio Registry image")
     }
@@ -221,7 +224,13 @@ fn registry_spec(c: &mut Checker, path: &KeyPath, raw: RegistrySerde) -> Registr
         .is_some_and(|i| i.contains("cp-schema-registry"));
     let (range, what) = registry_releases(confluent);
     let version = c.version(&path.key("version"), &raw.version, range, what);
-    let image = image_ref(c, &path.key("image"), raw.image.as_deref(), "registry", version);
+    let image = image_ref(
+        c,
+        &path.key("image"),
+        raw.image.as_deref(),
+        "registry",
+        version,
+    );
     let storage = match raw.storage.as_deref() {
         None | Some("kafka") => RegistryStorage::Kafka,
         Some("memory") if !confluent => RegistryStorage::Memory,
@@ -444,7 +453,10 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     let registry = raw
         .registry
         .map(|r| registry_spec(&mut c, &root.key("registry"), r));
-    if let Some(r) = registry.as_ref().filter(|r| r.storage == RegistryStorage::Kafka) {
+    if let Some(r) = registry
+        .as_ref()
+        .filter(|r| r.storage == RegistryStorage::Kafka)
+    {
         users.push(crate::components::registry::kafka_user(r));
     }
 
@@ -1026,7 +1038,11 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 format!(
                     "no Avro consumer named `{}` under `load.consumers` (Avro consumers: {})",
                     a.consumer,
-                    if avro_consumers.is_empty() { "none".to_owned() } else { avro_consumers.join(", ") }
+                    if avro_consumers.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        avro_consumers.join(", ")
+                    }
                 ),
             );
         }

@@ -403,10 +403,10 @@ impl Eq for SchemaFile {}
 impl SchemaFile {
     /// The file name, for labels and reports.
     pub fn name(&self) -> String {
-        self.0
-            .path
-            .file_name()
-            .map_or_else(|| self.0.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        self.0.path.file_name().map_or_else(
+            || self.0.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     }
 }
 
