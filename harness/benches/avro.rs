@@ -1,0 +1,553 @@
+//! Throughput of the harness's Avro producer against its plain producer, on the same broker in the
+//! same run.
+//!
+//! One run starts a small stack (1 ZooKeeper 3.8.4, 1 Kafka 3.7.2 broker with a 512m heap, SCRAM
+//! and ACLs on as every harness stack, and an Apicurio Registry 3.0.9 keeping its schemas in
+//! memory), creates topic `bench` (6 partitions, RF 1), and runs two `ProducerTask`s as a rehearsal
+//! runs them, one after the other, at a rate too high to ever throttle them: acks=all, idempotence,
+//! no compression, every acknowledgement recorded in an integrity `Ledger`.
+//!
+//! - plain: the harness's own records (ids up front, filler after), sized like a typical Avro
+//!   record of the schema (the mean encoded size of the first records it generates, at least
+//!   64 B), so both send comparable bytes;
+//! - avro: values of `fixtures/avro/order-v1.avsc` generated from (producer, seq), in the
+//!   Confluent wire format with their ids in a header, the schema registered under subject
+//!   `bench-value` when the producer starts (one request to the registry).
+//!
+//! Each run has a producer id of its own and a fresh ledger. After a warm-up of each, the measured
+//! runs alternate in ABBA order (plain, avro, avro, plain, ...) so neither profits from a broker
+//! that warmed up in the meantime. Printed: acknowledged records per second of each, averaged over
+//! the rounds, with the CPU time this process used per record (client and broker share the same
+//! cores), and their ratio (target: avro >= 0.8 x plain). Before the stack starts, progress lines
+//! on stderr give what generating and encoding one Avro record costs here, without any broker.
+//!
+//! The ratio is a measurement, not a gate: the exit code is non-zero only when something failed to
+//! run (the stack, a producer, a record not acknowledged, teardown). Everything the run started is
+//! removed at the end, also after an error, a panic or Ctrl-C.
+//!
+//! Run with `cargo bench --bench avro`. Environment: `BENCH_RECORDS` (records per measured run,
+//! default 200000), `BENCH_WARMUP` (default 50000), `BENCH_ROUNDS` (default 2; each round measures
+//! both once). Needs a Docker engine, and builds the images if they are missing.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_harness::avro::{self, value, wire, RegistryClient};
+use kafka_harness::checks::integrity::{Ledger, Semantics};
+use kafka_harness::load::avro::AvroWriter;
+use kafka_harness::load::producer::{ProducerStats, ProducerTask};
+use kafka_harness::load::record;
+use kafka_harness::progress::Progress;
+use kafka_harness::runtime::docker::Docker;
+use kafka_harness::runtime::stack::{self, Run, RunningStack};
+use kafka_harness::scenario::{
+    self, Amount, AvroProducerSpec, ProducerSpec, SchemaFile, Topic, ADMIN_USER,
+};
+use kafka_harness::secrets::Credentials;
+use tokio::sync::watch;
+
+const TOPIC: &str = "bench";
+const PARTITIONS: u32 = 6;
+const SUBJECT: &str = "bench-value";
+const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/avro/order-v1.avsc");
+/// The plain records are never smaller than this.
+const MIN_RECORD_SIZE: u32 = 64;
+/// Generated records whose encoded sizes are averaged into the plain records' size, and timed.
+const SIZE_SAMPLE: u64 = 20_000;
+/// Far above what one broker on this machine takes: the producer's schedule never holds it back.
+const UNBOUNDED_RATE: u32 = 10_000_000;
+/// Both producers authenticate as this principal.
+const PRINCIPAL: &str = ADMIN_USER;
+
+/// 1 ZooKeeper, 1 broker, a registry in memory: the least that an Avro producer needs.
+const STACK_YAML: &str = r#"name: avro-bench
+description: 1 ZooKeeper, 1 broker, a schema registry, for the Avro producer benchmark
+zookeeper:
+  version: "3.8.4"
+kafka:
+  version: "3.7.2"
+  brokers: 1
+  heap: 512m
+registry:
+  version: "3.0.9"
+  storage: memory
+security:
+  users:
+    - name: bench
+      acls:
+        - topic: "*"
+          operations: [all]
+        - cluster: true
+          operations: [all]
+"#;
+
+#[derive(Debug, Clone)]
+struct Config {
+    records: u64,
+    warmup: u64,
+    rounds: u32,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, String> {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}={v:?} is not a positive whole number")),
+                Err(_) => Ok(default),
+            }
+        }
+        let c = Self {
+            records: var("BENCH_RECORDS", 200_000)?,
+            warmup: var("BENCH_WARMUP", 50_000)?,
+            rounds: var("BENCH_ROUNDS", 2)?,
+        };
+        if c.records == 0 || c.rounds == 0 {
+            return Err("BENCH_RECORDS and BENCH_ROUNDS must be at least 1".into());
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contender {
+    Plain,
+    Avro,
+}
+
+impl Contender {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Avro => "avro",
+        }
+    }
+}
+
+/// One measured run of one producer.
+#[derive(Debug, Clone)]
+struct Sample {
+    contender: Contender,
+    records_per_s: f64,
+    /// CPU time of this whole process per acknowledged record.
+    cpu_us_per_record: Option<f64>,
+    wall_s: f64,
+    first_ack_ms: u64,
+}
+
+/// What both producers share: the stack, the schema, the registry, the plain records' size.
+#[derive(Debug)]
+struct Bench<'a> {
+    running: &'a RunningStack,
+    schema: SchemaFile,
+    registry: Arc<RegistryClient>,
+    record_size: u32,
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("avro benchmark: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_benchmark())
+}
+
+/// Connects, measures inside a task of its own, and tears down whatever happened to that task:
+/// success, error, panic or Ctrl-C.
+async fn run_benchmark() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("avro benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let docker = match Docker::connect().await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("avro benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let run = Run::new(docker);
+    let progress = Progress::new(false);
+    progress.say(format!("run {}", run.id));
+
+    let mut body = tokio::spawn(measure(run.clone(), config, progress.clone()));
+    let outcome = tokio::select! {
+        joined = &mut body => joined.unwrap_or_else(|e| Err(format!("the task failed: {e}"))),
+        _ = tokio::signal::ctrl_c() => {
+            body.abort();
+            let _ = (&mut body).await;
+            Err("interrupted".to_owned())
+        }
+    };
+
+    progress.say("removing everything this run started");
+    let torn_down = match run.teardown().await {
+        Ok(r) => {
+            progress.say(format!(
+                "removed {} container(s), {} network(s), {} volume(s)",
+                r.containers, r.networks, r.volumes
+            ));
+            true
+        }
+        Err(e) => {
+            eprintln!("avro benchmark: teardown failed: {e}");
+            false
+        }
+    };
+    match outcome {
+        Ok(()) if torn_down => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("avro benchmark: failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), String> {
+    let schema = SchemaFile(Arc::new(
+        avro::load_avsc(Path::new(SCHEMA)).map_err(|e| e.to_string())?,
+    ));
+    let record_size = local_cost(&schema, &progress)?;
+
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let stack_file = dir.path().join("avro-bench.yaml");
+    std::fs::write(&stack_file, STACK_YAML).map_err(|e| format!("writing the stack file: {e}"))?;
+    let stack = scenario::load_stack(&stack_file).map_err(|e| format!("the bench stack: {e}"))?;
+    kafka_harness::runtime::images::ensure(&run.docker, &stack, &progress, false)
+        .await
+        .map_err(|e| format!("the stack's images: {e}"))?;
+    let running = stack::start(&run, &stack, Credentials::generate(&stack), &progress)
+        .await
+        .map_err(|e| format!("the stack did not come up: {e}"))?;
+    let topic = Topic {
+        name: TOPIC.to_owned(),
+        partitions: PARTITIONS,
+        replication_factor: 1,
+        config: std::collections::BTreeMap::new(),
+        assignment: None,
+    };
+    stack::create_topics(&running, &[topic], &progress)
+        .await
+        .map_err(|e| format!("creating topic {TOPIC}: {e}"))?;
+    let url = running
+        .registry_url()
+        .ok_or("the stack has no schema registry")?;
+    let bench = Bench {
+        running: &running,
+        schema,
+        registry: Arc::new(RegistryClient::new(&url)),
+        record_size,
+    };
+
+    let others_before = other_runs(&run).await;
+    let load_before = load_average();
+    let mut producer_id = 0;
+    if config.warmup > 0 {
+        progress.say(format!(
+            "warm-up: plain, then avro, {} records each",
+            config.warmup
+        ));
+        for c in [Contender::Plain, Contender::Avro] {
+            bench.produce(c, config.warmup, producer_id).await?;
+            producer_id += 1;
+        }
+    }
+    let mut order = Vec::new();
+    for round in 0..config.rounds {
+        if round % 2 == 0 {
+            order.extend([Contender::Plain, Contender::Avro]);
+        } else {
+            order.extend([Contender::Avro, Contender::Plain]);
+        }
+    }
+    let mut samples = Vec::new();
+    for (i, &c) in order.iter().enumerate() {
+        progress.say(format!(
+            "measuring {} ({} of {}): {} records",
+            c.name(),
+            i + 1,
+            order.len(),
+            config.records
+        ));
+        let s = bench.produce(c, config.records, producer_id).await?;
+        producer_id += 1;
+        progress.say(format!(
+            "  {}: {:.0} records/s ({:.1} s wall; {} CPU µs/record in this process; \
+             first ack after {} ms)",
+            c.name(),
+            s.records_per_s,
+            s.wall_s,
+            shown(s.cpu_us_per_record),
+            s.first_ack_ms
+        ));
+        samples.push(s);
+    }
+
+    let mean = |c: Contender, f: fn(&Sample) -> Option<f64>| {
+        let v: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.contender == c)
+            .filter_map(f)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let line = |c: Contender| {
+        let rate = mean(c, |s| Some(s.records_per_s)).unwrap_or_default();
+        let cpu = mean(c, |s| s.cpu_us_per_record);
+        let label = format!("{} producer:", c.name());
+        println!(
+            "{label:<15} {} records/s (mean of {} runs; CPU {} us/record)",
+            grouped(rate),
+            config.rounds,
+            shown(cpu)
+        );
+        rate
+    };
+    let k = &running.stack.kafka.version;
+    let r = running.stack.registry.as_ref().map(|r| r.version.to_string());
+    println!(
+        "avro producer benchmark (1 broker Kafka {k}, Apicurio Registry {}, schema {}, \
+         ~{} B per record)",
+        r.unwrap_or_default(),
+        bench.schema.name(),
+        bench.record_size
+    );
+    let plain = line(Contender::Plain);
+    let avro = line(Contender::Avro);
+    println!("ratio avro/plain: {:.2} (target >= 0.80)", avro / plain);
+    let mut others = others_before;
+    others.extend(other_runs(&run).await);
+    others.sort();
+    others.dedup();
+    println!(
+        "machine: {} cores, load average {} before, {} after; other harness runs meanwhile: {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        shown(load_before),
+        shown(load_average()),
+        if others.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} (figures are noisy)", others.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// Times generating, encoding and framing Avro records against writing plain ones, with no broker
+/// (progress on stderr), and returns the plain records' size: the Avro records' mean encoded size.
+fn local_cost(schema: &SchemaFile, progress: &Progress) -> Result<u32, String> {
+    let s = &schema.0.schema;
+    let (mut generate_s, mut encode_s, mut bytes) = (0.0, 0.0, 0_u64);
+    let mut framed = Vec::new();
+    let started = Instant::now();
+    for seq in 0..SIZE_SAMPLE {
+        let t = Instant::now();
+        let v = value::generate(s, 0, seq);
+        let t2 = Instant::now();
+        let body = value::encode(s, &v).map_err(|e| format!("{}: {e}", schema.name()))?;
+        encode_s += t2.elapsed().as_secs_f64();
+        generate_s += t2.duration_since(t).as_secs_f64();
+        wire::frame(1, &body, &mut framed);
+        bytes += body.len() as u64;
+    }
+    let avro_s = started.elapsed().as_secs_f64();
+    let size = u32::try_from(bytes / SIZE_SAMPLE)
+        .unwrap_or(u32::MAX)
+        .max(MIN_RECORD_SIZE);
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    for seq in 0..SIZE_SAMPLE {
+        record::encode("bench", 0, seq, size as usize, &mut buf);
+    }
+    let plain_s = started.elapsed().as_secs_f64();
+    // What generate() and encode() each redo per record: resolve the schema's names.
+    let started = Instant::now();
+    for _ in 0..SIZE_SAMPLE {
+        std::hint::black_box(apache_avro::schema::ResolvedSchema::new(s).is_ok());
+    }
+    let resolve_s = started.elapsed().as_secs_f64();
+    // The ids header each Avro record carries.
+    let mut head = Vec::new();
+    let started = Instant::now();
+    for seq in 0..SIZE_SAMPLE {
+        record::encode("bench", 0, seq, 0, &mut head);
+        std::hint::black_box(rdkafka::message::OwnedHeaders::new().insert(
+            rdkafka::message::Header {
+                key: "kafka-harness",
+                value: Some(&head),
+            },
+        ));
+    }
+    let header_s = started.elapsed().as_secs_f64();
+    let us = |s: f64| s * 1e6 / SIZE_SAMPLE as f64;
+    progress.say(format!(
+        "local cost per record, no broker ({SIZE_SAMPLE} records): avro {:.2} µs \
+         (generate {:.2}, encode {:.2}, frame and the rest {:.2}), plain {:.2} µs; \
+         avro bodies {:.0} B on average; resolving the schema once {:.2} µs \
+         (generate and encode each do it per record); the ids header {:.2} µs",
+        us(avro_s),
+        us(generate_s),
+        us(encode_s),
+        us(avro_s - generate_s - encode_s),
+        us(plain_s),
+        bytes as f64 / SIZE_SAMPLE as f64,
+        us(resolve_s),
+        us(header_s)
+    ));
+    Ok(size)
+}
+
+impl Bench<'_> {
+    /// One producer, exactly as a rehearsal runs it: a `ProducerTask` on the runtime, its stop
+    /// channel held open, every acknowledgement recorded in a ledger reserved for the run.
+    async fn produce(&self, c: Contender, records: u64, id: u32) -> Result<Sample, String> {
+        let avro = c == Contender::Avro;
+        let spec = ProducerSpec {
+            name: format!("bench-{}-{id}", c.name()),
+            id,
+            topic: TOPIC.to_owned(),
+            user: PRINCIPAL.to_owned(),
+            rate: UNBOUNDED_RATE,
+            amount: Amount::Records(records),
+            ramp: Duration::ZERO,
+            burst: None,
+            record_size: self.record_size,
+            keys: 0,
+            acks: "all",
+            idempotence: true,
+            compression: "none",
+            partitioner: None,
+            delivery_timeout: Duration::from_secs(120),
+            on_step: false,
+            avro: avro.then(|| AvroProducerSpec {
+                schema: self.schema.clone(),
+                subject: SUBJECT.to_owned(),
+            }),
+        };
+        let mut ledger = Ledger::new();
+        ledger.reserve(id, records);
+        let ledger = Arc::new(Mutex::new(ledger));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = ProducerTask {
+            spec,
+            bootstrap: self.running.bootstrap_servers(),
+            auth: self.running.auth(PRINCIPAL),
+            run_id: self.running.run.id.clone(),
+            ledgers: vec![ledger.clone()],
+            counters: Arc::default(),
+            stop: stop_rx,
+            epoch: Instant::now(),
+            avro: avro.then(|| {
+                AvroWriter::new(
+                    self.registry.clone(),
+                    SUBJECT.to_owned(),
+                    self.schema.clone(),
+                    Arc::new(watch::channel(None).0),
+                    Arc::default(),
+                )
+            }),
+        };
+        let cpu_before = process_cpu_s();
+        let started = Instant::now();
+        let stats: ProducerStats = tokio::spawn(task.run())
+            .await
+            .map_err(|e| format!("the {} producer's task failed: {e}", c.name()))?;
+        let wall_s = started.elapsed().as_secs_f64();
+        drop(stop);
+        let cpu_us_per_record = cpu_before
+            .zip(process_cpu_s())
+            .map(|(b, a)| (a - b) * 1e6 / records as f64);
+        if stats.acked != records || stats.failed != 0 {
+            return Err(format!(
+                "the {} producer: {} of {records} acknowledged, {} failed; errors: {:?}",
+                c.name(),
+                stats.acked,
+                stats.failed,
+                stats.errors
+            ));
+        }
+        let recorded = ledger
+            .lock()
+            .map_err(|_| "the ledger's lock is poisoned".to_owned())?
+            .verdict(Semantics::Idempotent)
+            .acked;
+        if recorded != records {
+            return Err(format!(
+                "the ledger recorded {recorded} acknowledgements, the {} producer counted {records}",
+                c.name()
+            ));
+        }
+        Ok(Sample {
+            contender: c,
+            records_per_s: stats.throughput,
+            cpu_us_per_record,
+            wall_s,
+            first_ack_ms: stats.first_ack_after_ms.unwrap_or_default(),
+        })
+    }
+}
+
+/// Ids of other harness runs with resources on this engine: they compete for the same cores.
+async fn other_runs(run: &Run) -> Vec<String> {
+    let mut ids: Vec<String> = run
+        .docker
+        .labelled_runs()
+        .await
+        .unwrap_or_default()
+        .into_keys()
+        .filter(|r| *r != run.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The 1-minute load average.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU seconds (user + system) this process has used, all threads, exited ones included.
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14,
+    // stime 15; USER_HZ is 100 on every Linux architecture this runs on.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
+}
+
+fn shown(x: Option<f64>) -> String {
+    x.map_or_else(|| "?".to_owned(), |x| format!("{x:.1}"))
+}
+
+/// `41230.4` as `41,230`.
+fn grouped(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
