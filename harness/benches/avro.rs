@@ -51,7 +51,10 @@ use tokio::sync::watch;
 const TOPIC: &str = "bench";
 const PARTITIONS: u32 = 6;
 const SUBJECT: &str = "bench-value";
-const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/avro/order-v1.avsc");
+const SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/avro/order-v1.avsc"
+);
 /// The plain records are never smaller than this.
 const MIN_RECORD_SIZE: u32 = 64;
 /// Generated records whose encoded sizes are averaged into the plain records' size, and timed.
@@ -318,7 +321,11 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         rate
     };
     let k = &running.stack.kafka.version;
-    let r = running.stack.registry.as_ref().map(|r| r.version.to_string());
+    let r = running
+        .stack
+        .registry
+        .as_ref()
+        .map(|r| r.version.to_string());
     println!(
         "avro producer benchmark (1 broker Kafka {k}, Apicurio Registry {}, schema {}, \
          ~{} B per record)",
