@@ -75,6 +75,8 @@ pub enum RegistryError {
 pub struct RegistryClient {
     base_url: String,
     timeout: Duration,
+    /// The media type asked for: the Confluent API's, or plain JSON for Apicurio's own API.
+    accept: &'static str,
     http: Client<HttpConnector, Full<Bytes>>,
     shared: Arc<Shared>,
 }
@@ -106,6 +108,10 @@ struct ErrorAnswer {
     message: String,
 }
 
+/// Where Apicurio serves the Confluent API, and its own.
+const APICURIO_CCOMPAT: &str = "/apis/ccompat/v7";
+const APICURIO_OWN: &str = "/apis/registry/v3";
+
 impl RegistryClient {
     /// A client of the registry whose Confluent API is at `base_url` (e.g.
     /// `http://127.0.0.1:8080/apis/ccompat/v7`); a trailing `/` is ignored.
@@ -113,6 +119,7 @@ impl RegistryClient {
         RegistryClient {
             base_url: base_url.trim_end_matches('/').to_string(),
             timeout: DEFAULT_TIMEOUT,
+            accept: CONTENT_TYPE,
             http: Client::builder(TokioExecutor::new()).build_http(),
             shared: Arc::default(),
         }
@@ -204,6 +211,28 @@ impl RegistryClient {
         answer::<serde_json::Value>(status, &bytes).map(|_| ())
     }
 
+    /// The release the registry reports about itself: Apicurio's `GET /apis/registry/v3/system/info`
+    /// (its own API, next to the Confluent one), or Confluent's `GET /v1/metadata/version`.
+    pub async fn server_version(&self) -> Result<String, RegistryError> {
+        #[derive(Deserialize)]
+        struct VersionAnswer {
+            version: String,
+        }
+        let (client, path) = match self.base_url.strip_suffix(APICURIO_CCOMPAT) {
+            Some(root) => (
+                RegistryClient {
+                    accept: "application/json",
+                    ..RegistryClient::new(&format!("{root}{APICURIO_OWN}"))
+                }
+                .with_timeout(self.timeout),
+                "/system/info",
+            ),
+            None => (self.clone(), "/v1/metadata/version"),
+        };
+        let (status, bytes) = client.call(Method::GET, path, None).await?;
+        answer::<VersionAnswer>(status, &bytes).map(|v| v.version)
+    }
+
     /// Ready when GET /subjects answers 200 with a JSON array.
     pub async fn ready(&self) -> Result<(), RegistryError> {
         let (status, bytes) = self.call(Method::GET, "/subjects", None).await?;
@@ -229,7 +258,7 @@ impl RegistryClient {
         let request = Request::builder()
             .method(method)
             .uri(&url)
-            .header(hyper::header::ACCEPT, CONTENT_TYPE)
+            .header(hyper::header::ACCEPT, self.accept)
             .header(hyper::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| unreachable(format!("bad URL {url}: {e}")))?;
@@ -455,6 +484,31 @@ mod tests {
             }
         });
         (url, seen)
+    }
+
+    #[tokio::test]
+    async fn the_version_comes_from_apicurios_own_api() {
+        let (url, seen) = fake(|method, path, _| match (method, path) {
+            ("GET", "/apis/registry/v3/system/info") => (
+                200,
+                r#"{"name":"Apicurio Registry (SQL)","version":"3.0.9","builtOn":"x"}"#.into(),
+            ),
+            _ => (404, r#"{"error_code":404,"message":"no"}"#.into()),
+        })
+        .await;
+        let client = RegistryClient::new(&url);
+        assert_eq!(
+            client
+                .server_version()
+                .await
+                .expect("fake answers")
+                .as_str(),
+            "3.0.9"
+        );
+        assert_eq!(
+            seen.lock().expect("not poisoned").as_slice(),
+            ["GET /apis/registry/v3/system/info "]
+        );
     }
 
     #[tokio::test]

@@ -240,28 +240,3 @@ pub fn command(spec: &RegistrySpec) -> Vec<String> {
         vec!["registry-server-start".into()]
     }
 }
-
-/// The version Apicurio states in its own start-up line (Quarkus' `apicurio-registry-app 3.0.9 on
-/// JVM (powered by Quarkus ...) started in ...`).
-pub fn version_in_log(log: &str) -> Option<String> {
-    log.lines().rev().find_map(|l| {
-        let rest = l.split("apicurio-registry-app ").nth(1)?;
-        let v = rest.split_whitespace().next()?;
-        v.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_digit())
-            .then(|| v.to_owned())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_from_the_quarkus_start_line() {
-        let log = "INFO  [io.quarkus] (main) apicurio-registry-app 3.0.9 on JVM (powered by Quarkus 3.15.1) started in 6.012s. Listening on: http://0.0.0.0:8080\n";
-        assert_eq!(version_in_log(log).as_deref(), Some("3.0.9"));
-        assert_eq!(version_in_log("nothing here"), None);
-    }
-}

@@ -518,14 +518,13 @@ impl RunningStack {
                     .ok_or_else(|| "the broker's log has no version line".to_owned())
             }
             NodeId::Registry(_) => {
-                let log = self
-                    .run
-                    .docker
-                    .log_tail(&self.run.container(node), 5000)
-                    .await;
-                registry::version_in_log(&log).ok_or_else(|| {
-                    "the registry's log has no start-up line with a version".to_owned()
-                })
+                let url = self
+                    .registry_url()
+                    .ok_or_else(|| "the stack has no registry".to_owned())?;
+                crate::avro::RegistryClient::new(&url)
+                    .server_version()
+                    .await
+                    .map_err(|e| e.to_string())
             }
         }
     }
