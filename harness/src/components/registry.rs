@@ -27,14 +27,7 @@ const APICURIO_TOPICS: [&str; 3] = [
 const CONFLUENT_TOPIC: &str = "_schemas";
 
 fn is_confluent(spec: &RegistrySpec) -> bool {
-    flavor(spec) == Flavor::Confluent
-}
-
-fn flavor(spec: &RegistrySpec) -> Flavor {
-    match &spec.image {
-        crate::scenario::ImageRef::Built { .. } => Flavor::Harness,
-        crate::scenario::ImageRef::Upstream { flavor, .. } => *flavor,
-    }
+    spec.image.flavor() == Flavor::Confluent
 }
 
 /// The port the registry serves on inside its container.

@@ -230,7 +230,10 @@ impl RunningStack {
                 wait_zookeeper(&self.run, &self.stack, n, self.zookeeper_ports[&n], timeout).await
             }
             NodeId::Controller(_) => wait_controller(&self.run, node, since, timeout).await,
-            NodeId::Registry(_) => wait_registry(&self.run, self.registry_url(), timeout).await,
+            NodeId::Registry(_) => {
+                let url = self.registry_url().unwrap_or_default();
+                wait_registry(&self.run, &crate::avro::RegistryClient::new(&url), timeout).await
+            }
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -406,7 +409,7 @@ impl RunningStack {
             if self.run.docker.exit_code(&name).await.ok() != Some(None) {
                 continue; // not running
             }
-            let flavor = flavor(&self.node_image(node).image);
+            let flavor = self.node_image(node).image.flavor();
             let cmd = kafka::admin_tool(flavor, tool, node, args);
             let (code, output) = self.run.docker.exec(&name, &cmd).await?;
             if code == 0 {
@@ -759,9 +762,9 @@ async fn start_registry(
         &running.creds,
     );
     create_and_start(&running.run, &container).await?;
-    let url = running.registry_url();
-    wait_registry(&running.run, url.clone(), spec.start_timeout).await?;
-    let client = crate::avro::RegistryClient::new(url.as_deref().unwrap_or_default());
+    let url = running.registry_url().unwrap_or_default();
+    let client = crate::avro::RegistryClient::new(&url);
+    wait_registry(&running.run, &client, spec.start_timeout).await?;
     client
         .set_compatibility(None, &spec.compatibility)
         .await
@@ -770,8 +773,7 @@ async fn start_registry(
             error: e.to_string(),
         })?;
     progress.say(format!(
-        "schema registry answering at {} (global compatibility {})",
-        url.unwrap_or_default(),
+        "schema registry answering at {url} (global compatibility {})",
         spec.compatibility
     ));
     Ok(())
@@ -785,7 +787,7 @@ fn registry_spec(
     creds: &Credentials,
 ) -> ContainerSpec {
     let node = NodeId::Registry(1);
-    let r_flavor = flavor(image);
+    let r_flavor = image.flavor();
     let spec = stack.registry.as_ref();
     ContainerSpec {
         name: run.container(node),
@@ -809,10 +811,9 @@ fn registry_spec(
 /// is not enough: Apicurio answers 500 while its storage is not usable).
 async fn wait_registry(
     run: &Run,
-    url: Option<String>,
+    client: &crate::avro::RegistryClient,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let client = crate::avro::RegistryClient::new(url.as_deref().unwrap_or_default());
     wait_until(run, NodeId::Registry(1), timeout, || async {
         client.ready().await.map_err(|e| e.to_string())
     })
@@ -847,7 +848,7 @@ async fn start_zookeeper(
     progress.say("ZooKeeper is serving");
 
     // Credentials before brokers: a broker authenticates to its peers with SCRAM from its first second.
-    let k_flavor = flavor(&stack.kafka.image);
+    let k_flavor = stack.kafka.image.flavor();
     let (files, cmd) = kafka::bootstrap(stack, k_flavor, creds);
     let bootstrap_name = format!("kh-{}-bootstrap", run.id);
     progress.say(format!(
@@ -880,7 +881,7 @@ async fn start_zookeeper(
 
 fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) -> ContainerSpec {
     let node = NodeId::ZooKeeper(n);
-    let zk_flavor = flavor(image);
+    let zk_flavor = image.flavor();
     let heap = stack
         .zookeeper
         .as_ref()
@@ -919,7 +920,7 @@ fn kafka_spec(
     creds: &Credentials,
     cluster_id: &str,
 ) -> (ContainerSpec, kafka::ServerProperties) {
-    let k_flavor = flavor(image);
+    let k_flavor = image.flavor();
     let props = kafka::server_properties(stack, node, port, pin_protocol);
     let spec = ContainerSpec {
         name: run.container(node),
@@ -974,13 +975,6 @@ async fn create_and_start(run: &Run, spec: &ContainerSpec) -> Result<(), DockerE
     }
     run.docker.create(spec).await?;
     run.docker.start(&spec.name).await
-}
-
-fn flavor(image: &ImageRef) -> Flavor {
-    match image {
-        ImageRef::Built { .. } => Flavor::Harness,
-        ImageRef::Upstream { flavor, .. } => *flavor,
-    }
 }
 
 /// Upstream images run as root so the data volumes are writable whatever their own user is.

@@ -56,6 +56,14 @@ pub enum ImageRef {
 }
 
 impl ImageRef {
+    /// Where the image keeps its start scripts: the harness's own layout for a built image.
+    pub fn flavor(&self) -> Flavor {
+        match self {
+            Self::Built { .. } => Flavor::Harness,
+            Self::Upstream { flavor, .. } => *flavor,
+        }
+    }
+
     /// The same kind of image on another release: the harness's own build of it, or the upstream
     /// repository with the release as its tag.
     #[must_use]
