@@ -171,6 +171,35 @@ pub struct NodeUpgrade {
     pub took_s: f64,
     /// The harness's own time between the previous node being back in sync and this node's stop.
     pub harness_gap_ms: u64,
+    /// Where `took_s` went.
+    pub phases: RollPhases,
+}
+
+/// Where one node's roll spent its time, in seconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct RollPhases {
+    /// The graceful stop (a broker's controlled shutdown) until the container exited.
+    pub stop_s: f64,
+    /// The new container's start until the node answered (broker registered, controller started,
+    /// ZooKeeper serving, registry answering).
+    pub ready_s: f64,
+    /// A broker: until no partition was under-replicated.
+    pub in_sync_s: f64,
+    /// A KRaft voter: until it caught up with the quorum leader.
+    pub caught_up_s: f64,
+}
+
+impl std::fmt::Display for RollPhases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stop {:.1}s, ready {:.1}s", self.stop_s, self.ready_s)?;
+        if self.in_sync_s > 0.0 {
+            write!(f, ", in sync {:.1}s", self.in_sync_s)?;
+        }
+        if self.caught_up_s > 0.0 {
+            write!(f, ", caught up {:.1}s", self.caught_up_s)?;
+        }
+        Ok(())
+    }
 }
 
 impl RunningStack {
@@ -286,12 +315,13 @@ impl RunningStack {
                     "graceful stop"
                 }
             ));
-            if let Err(e) = self
+            let phases = match self
                 .replace_node(node, &image, pin_protocol, node_timeout)
                 .await
             {
-                return Err((e, done));
-            }
+                Ok(phases) => phases,
+                Err(e) => return Err((e, done)),
+            };
             let read_back = self
                 .read_version(node)
                 .await
@@ -309,7 +339,7 @@ impl RunningStack {
             }
             let took_s = t0.elapsed().as_secs_f64();
             progress.say(format!(
-                "  {node}: back in sync on {read_back} after {took_s:.1}s"
+                "  {node}: back in sync on {read_back} after {took_s:.1}s ({phases})"
             ));
             done.push(NodeUpgrade {
                 node: node.to_string(),
@@ -318,6 +348,7 @@ impl RunningStack {
                 read_back,
                 took_s,
                 harness_gap_ms,
+                phases,
             });
         }
         Ok(done)
@@ -341,9 +372,16 @@ impl RunningStack {
         image: &ImageRef,
         pin: Option<&str>,
         timeout: Duration,
-    ) -> Result<(), StartError> {
+    ) -> Result<RollPhases, StartError> {
+        let mut phases = RollPhases::default();
+        let mut lap = Instant::now();
+        let mut took = move || {
+            let now = Instant::now();
+            (now - std::mem::replace(&mut lap, now)).as_secs_f64()
+        };
         let name = self.run.container(node);
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
+        phases.stop_s = took();
         crate::logscan::keep(&self.run, &name, &node.to_string()).await;
         self.run.docker.remove_container(&name).await?;
         let spec = match node {
@@ -374,13 +412,16 @@ impl RunningStack {
         let since = unix_s();
         create_and_start(&self.run, &spec).await?;
         self.wait_ready(node, since, timeout).await?;
+        phases.ready_s = took();
         if matches!(node, NodeId::Kafka(_)) {
             self.wait_in_sync(node, timeout).await?;
+            phases.in_sync_s = took();
         }
         if self.stack.kafka.voters().contains(&node) {
             self.wait_voter_caught_up(node, timeout).await?;
+            phases.caught_up_s = took();
         }
-        Ok(())
+        Ok(phases)
     }
 
     /// The published port of a broker (0 for a controller, which publishes none).

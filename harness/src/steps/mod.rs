@@ -275,8 +275,8 @@ async fn run_one(
                 .iter()
                 .map(|u| {
                     format!(
-                        "{}: {} -> {}, reports {} after {:.1}s; harness time before its stop: {} ms",
-                        u.node, u.from, u.to, u.read_back, u.took_s, u.harness_gap_ms
+                        "{}: {} -> {}, reports {} after {:.1}s ({}); harness time before its stop: {} ms",
+                        u.node, u.from, u.to, u.read_back, u.took_s, u.phases, u.harness_gap_ms
                     )
                 })
                 .collect();
