@@ -346,18 +346,18 @@ pub fn broker_files(
     ];
     if stack.kafka.is_kraft() {
         let mut script = format!(
-            "set -eu\n# Formats the log directory once (cluster {cluster_id}), with every SCRAM credential; a\n# restarted or upgraded node keeps its formatted volume.\n{} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted",
+            "set -eu\n# Formats the log directory once (cluster {cluster_id}), with every SCRAM credential; a\n# restarted or upgraded node keeps its formatted volume (and skips the tool's JVM start).\nif [ -f {DATA_DIR}/meta.properties ]; then\n  echo \"{DATA_DIR} is already formatted\"\nelse\n  {} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted",
             tool(flavor, "kafka-storage")
         );
         for (user, secret) in creds.iter() {
             let file = format!("{user}.password");
             files.push(ConfigFile::secret(&file, secret.expose().to_owned()));
             script.push_str(&format!(
-                " \\\n  --add-scram \"{SCRAM}=[name={user},password=$(cat {CONFIG_DIR}/{file})]\""
+                " \\\n    --add-scram \"{SCRAM}=[name={user},password=$(cat {CONFIG_DIR}/{file})]\""
             ));
         }
         script.push_str(&format!(
-            "\nexec {} {CONFIG_DIR}/server.properties\n",
+            "\nfi\nexec {} {CONFIG_DIR}/server.properties\n",
             tool(flavor, "kafka-server-start")
         ));
         files.push(ConfigFile::new(START_SCRIPT, script));
