@@ -445,8 +445,18 @@ pub fn new_cluster_id() -> String {
     out
 }
 
+/// Kafka's own `KAFKA_JVM_PERFORMANCE_OPTS` (kafka-run-class.sh), to which the stack's JIT choice
+/// is added.
+const KAFKA_JVM_PERFORMANCE_OPTS: &str = "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true";
+
 pub fn broker_env(stack: &Stack) -> Vec<(String, String)> {
     vec![
+        (
+            "KAFKA_JVM_PERFORMANCE_OPTS".into(),
+            format!("{KAFKA_JVM_PERFORMANCE_OPTS} {}", stack.kafka.jit.flags())
+                .trim_end()
+                .to_owned(),
+        ),
         (
             "KAFKA_HEAP_OPTS".into(),
             format!("-Xmx{0} -Xms{0}", stack.kafka.heap),

@@ -69,6 +69,28 @@ mod tests {
     }
 
     #[test]
+    fn jit_is_quick_unless_the_stack_asks_for_full() {
+        let opts = |yaml: &str| {
+            super::kafka::broker_env(&stack(yaml))
+                .into_iter()
+                .find(|(k, _)| k == "KAFKA_JVM_PERFORMANCE_OPTS")
+                .map(|(_, v)| v)
+                .expect("performance opts set")
+        };
+        let quick =
+            opts("name: q\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n");
+        assert!(
+            quick.ends_with("-Djava.awt.headless=true -XX:TieredStopAtLevel=1"),
+            "{quick}"
+        );
+        let full = opts("name: f\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n  jit: full\n");
+        assert!(
+            full.starts_with("-server -XX:+UseG1GC") && !full.contains("Tiered"),
+            "{full}"
+        );
+    }
+
+    #[test]
     fn server_properties_overlaid_on_production() {
         let props =
             super::kafka::server_properties(&stack(ENSEMBLE), NodeId::Kafka(2), 40002, None);

@@ -923,10 +923,10 @@ async fn start_zookeeper(
 fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) -> ContainerSpec {
     let node = NodeId::ZooKeeper(n);
     let zk_flavor = image.flavor();
-    let heap = stack
-        .zookeeper
-        .as_ref()
-        .map_or_else(|| "128m".to_owned(), |z| z.heap.clone());
+    let (heap, jit) = stack.zookeeper.as_ref().map_or_else(
+        || ("128m".to_owned(), ""),
+        |z| (z.heap.clone(), z.jit.flags()),
+    );
     ContainerSpec {
         name: run.container(node),
         alias: node.to_string(),
@@ -934,7 +934,10 @@ fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) 
         cmd: zookeeper::command(zk_flavor),
         env: vec![
             ("ZOO_MY_ID".into(), n.to_string()),
-            ("JVMFLAGS".into(), format!("-Xmx{heap}")),
+            (
+                "JVMFLAGS".into(),
+                format!("-Xmx{heap} {jit}").trim_end().to_owned(),
+            ),
             ("ZOOKEEPER_HEAP".into(), heap),
         ],
         labels: run.labels(Some(&node.to_string())),

@@ -165,6 +165,7 @@ fn zookeeper_spec(c: &mut Checker, zk_path: &KeyPath, raw: ZooKeeperSerde) -> Zo
         nodes: raw.nodes,
         image,
         heap: heap(c, &zk_path.key("heap"), raw.heap, "128m"),
+        jit: jit(raw.jit),
         start_timeout: c.duration(
             &zk_path.key("start_timeout"),
             raw.start_timeout.as_deref(),
@@ -385,6 +386,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         brokers: raw.kafka.brokers,
         image: k_image,
         heap: heap(&mut c, &k_path.key("heap"), raw.kafka.heap, "256m"),
+        jit: jit(raw.kafka.jit),
         start_timeout: c.duration(
             &k_path.key("start_timeout"),
             raw.kafka.start_timeout.as_deref(),
@@ -1551,6 +1553,13 @@ fn image_ref(
     ImageRef::Upstream {
         reference: reference.to_owned(),
         flavor,
+    }
+}
+
+fn jit(raw: JitSerde) -> Jit {
+    match raw {
+        JitSerde::Quick => Jit::Quick,
+        JitSerde::Full => Jit::Full,
     }
 }
 

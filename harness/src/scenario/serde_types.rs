@@ -73,6 +73,9 @@ pub struct ZooKeeperSerde {
     /// JVM heap of each node, e.g. "128m".
     #[serde(default)]
     pub heap: Option<String>,
+    /// The nodes' JIT compilation: `quick` (default: C1 only, for small machines) or `full`.
+    #[serde(default)]
+    pub jit: JitSerde,
     /// How long a node may take to answer before the run gives up, e.g. "90s".
     #[serde(default)]
     pub start_timeout: Option<String>,
@@ -102,6 +105,10 @@ pub struct KafkaSerde {
     /// JVM heap of each broker, e.g. "384m".
     #[serde(default)]
     pub heap: Option<String>,
+    /// The nodes' JIT compilation: `quick` (default: C1 only, for small machines) or `full` (the
+    /// JVM's tiered compilation with C2, as production runs).
+    #[serde(default)]
+    pub jit: JitSerde,
     /// How long a broker may take to register before the run gives up, e.g. "120s".
     #[serde(default)]
     pub start_timeout: Option<String>,
@@ -120,6 +127,17 @@ pub struct KafkaSerde {
 pub enum ControllersSerde {
     Dedicated(u8),
     Named(String),
+}
+
+/// How a node's JVM compiles hot code.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JitSerde {
+    /// C1 only (`-XX:TieredStopAtLevel=1`): starts and warms up with a fraction of the CPU.
+    #[default]
+    Quick,
+    /// The JVM's default tiered compilation (C1, then C2 for hot code).
+    Full,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
