@@ -22,6 +22,36 @@ use crate::scenario::{Amount, ProducerSpec};
 /// Records sent, or acknowledgements taken in, per turn of the loop before it looks at the other.
 const MAX_BATCH: u32 = 1024;
 
+/// The nice value of a load producer's librdkafka threads (see [`create_yielding`]).
+const LOAD_CLIENT_NICE: i32 = 10;
+
+/// Creates the producer from a thread of its own whose nice value is [`LOAD_CLIENT_NICE`]; the
+/// threads librdkafka starts for it (main, one per broker, the delivery poller) inherit it.
+///
+/// Why: librdkafka 2.12 lets an idempotent producer have one batch in flight per partition (it
+/// counts the *messages* in flight against the limit of 5 requests), and while that batch waits
+/// for its acknowledgement and the next one's `linger.ms` has run out, the broker thread polls
+/// without sleeping. With acks=all taking 30-500 ms on two shared cores, the three broker threads
+/// of a 2,000 records/s producer took ~0.8 of a core, from the very brokers whose acknowledgements
+/// they waited for (and from the JVMs a rolling upgrade restarts). At nice 10 they spin on idle
+/// time only; when nothing else wants the CPU they are not slowed.
+fn create_yielding(config: rdkafka::ClientConfig) -> rdkafka::error::KafkaResult<FutureProducer> {
+    let created = std::thread::Builder::new()
+        .name("producer create".to_owned())
+        .spawn(move || {
+            // Linux keeps a nice value per thread: this changes the calling thread only. Failing
+            // to change it (another OS) leaves the producer as it would be anyway.
+            let _ = rustix::process::setpriority_process(None, LOAD_CLIENT_NICE);
+            config.create()
+        })
+        .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
+    created.join().unwrap_or_else(|_| {
+        Err(KafkaError::ClientCreation(
+            "the creating thread panicked".to_owned(),
+        ))
+    })
+}
+
 /// Live counters, read by progress lines and by `drain`.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -178,7 +208,7 @@ impl ProducerTask {
         if let Some(p) = spec.partitioner {
             config.set("partitioner", p);
         }
-        let producer: FutureProducer = match config.create() {
+        let producer: FutureProducer = match create_yielding(config) {
             Ok(p) => p,
             Err(e) => {
                 self.note_error(&mut stats, format!("cannot create the producer: {e}"));
