@@ -8,11 +8,16 @@ pub const MAGIC: u8 = 0;
 
 /// Write `schema_id` and `body` in the wire format into `out`, which is cleared first.
 pub fn frame(schema_id: u32, body: &[u8], out: &mut Vec<u8>) {
+    start(schema_id, out);
+    out.extend_from_slice(body);
+}
+
+/// Start a value in the wire format in `out`, which is cleared first: the magic byte and
+/// `schema_id`, for the Avro body to be appended.
+pub fn start(schema_id: u32, out: &mut Vec<u8>) {
     out.clear();
-    out.reserve(HEADER_LEN + body.len());
     out.push(MAGIC);
     out.extend_from_slice(&schema_id.to_be_bytes());
-    out.extend_from_slice(body);
 }
 
 /// Why bytes are not in the wire format.
@@ -51,6 +56,8 @@ mod tests {
         frame(7, b"", &mut out);
         assert_eq!(out, [0, 0, 0, 0, 7]);
         assert_eq!(unframe(&out), Ok((7, &b""[..])));
+        start(0x0102_0304, &mut out);
+        assert_eq!(out, [0, 1, 2, 3, 4]);
     }
 
     #[test]

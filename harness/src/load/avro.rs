@@ -3,7 +3,7 @@
 //! with its own reader schema, compared with what the ids generate). The integrity oracle sees the
 //! same (producer, seq, intact) as for plain records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,10 +22,20 @@ const FETCH_TRIES: u32 = 120;
 pub const IDS_HEADER: &str = "kafka-harness";
 
 /// The schema an Avro producer writes with now; a `register_schema` step replaces it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WriterSchema {
     pub id: u32,
     pub file: SchemaFile,
+    /// Built once per schema, for every record written with it; the error, reported with each
+    /// record, when the schema's names do not resolve.
+    encoder: Result<value::Encoder, String>,
+}
+
+impl WriterSchema {
+    pub fn new(id: u32, file: SchemaFile) -> Self {
+        let encoder = value::Encoder::new(Arc::new(file.0.schema.clone()));
+        Self { id, file, encoder }
+    }
 }
 
 /// A schema version registered during the run.
@@ -118,10 +128,8 @@ impl AvroWriter {
                 by: format!("producer {producer}"),
             },
         );
-        self.current.send_replace(Some(Arc::new(WriterSchema {
-            id,
-            file: self.initial.clone(),
-        })));
+        self.current
+            .send_replace(Some(Arc::new(WriterSchema::new(id, self.initial.clone()))));
         Ok(())
     }
 
@@ -137,16 +145,19 @@ impl AvroWriter {
         let Some(w) = current else {
             return Err("no writer schema registered yet".to_owned());
         };
-        let schema = &w.file.0.schema;
-        let body = value::encode(schema, &value::generate(schema, producer, seq)).map_err(|e| {
+        wire::start(w.id, out);
+        let written = match &w.encoder {
+            Ok(encoder) => encoder.write_record(producer, seq, out),
+            Err(e) => Err(e.clone()),
+        };
+        written.map_err(|e| {
             format!(
                 "{}: record {seq} does not match the schema: {e}",
                 w.file.name()
             )
         })?;
-        wire::frame(w.id, &body, out);
         record::encode(run, producer, seq, 0, &mut self.header);
-        Ok(OwnedHeaders::new().insert(Header {
+        Ok(OwnedHeaders::new_with_capacity(1).insert(Header {
             key: IDS_HEADER,
             value: Some(&self.header),
         }))
@@ -206,9 +217,27 @@ pub struct AvroReader {
     pub registry: Arc<RegistryClient>,
     pub reader: Option<SchemaFile>,
     pub stats: Arc<Mutex<AvroReadStats>>,
+    /// The reader schema, shared by the judges.
+    reader_schema: Option<Arc<apache_avro::Schema>>,
+    /// One per writer schema id seen, built with the first record written with it.
+    judges: Mutex<HashMap<u32, Arc<value::Judge>>>,
 }
 
 impl AvroReader {
+    pub fn new(
+        registry: Arc<RegistryClient>,
+        reader: Option<SchemaFile>,
+        stats: Arc<Mutex<AvroReadStats>>,
+    ) -> Self {
+        Self {
+            registry,
+            reader_schema: reader.as_ref().map(|r| Arc::new(r.0.schema.clone())),
+            reader,
+            stats,
+            judges: Mutex::default(),
+        }
+    }
+
     /// Judges one record: its ids from the header, its value against what they generate. A value
     /// that cannot be decoded is one of ours delivered corrupted, with the reason to report.
     pub async fn judge(
@@ -253,6 +282,24 @@ impl AvroReader {
 
     async fn decode(&self, producer: u32, seq: u64, payload: &[u8]) -> Result<(u32, bool), String> {
         let (id, body) = wire::unframe(payload).map_err(|e| e.to_string())?;
+        let cached = self.judges.lock().ok().and_then(|j| j.get(&id).cloned());
+        let judge = match cached {
+            Some(judge) => judge,
+            None => {
+                let writer = self.writer_schema(id).await?;
+                let judge = Arc::new(value::Judge::new(writer, self.reader_schema.clone())?);
+                if let Ok(mut judges) = self.judges.lock() {
+                    judges.insert(id, judge.clone());
+                }
+                judge
+            }
+        };
+        let got = judge.decode(body)?;
+        Ok((id, judge.intact(producer, seq, &got)))
+    }
+
+    /// The writer schema registered with `id`, waited for while the registry does not answer.
+    async fn writer_schema(&self, id: u32) -> Result<Arc<apache_avro::Schema>, String> {
         let mut tries = 0;
         let writer = loop {
             match self.registry.schema_by_id(id).await {
@@ -273,8 +320,6 @@ impl AvroReader {
                 }
             }
         };
-        let reader = self.reader.as_ref().map(|r| &r.0.schema);
-        let got = value::decode(&writer, reader, body)?;
-        Ok((id, value::intact(&writer, reader, producer, seq, &got)))
+        Ok(writer)
     }
 }

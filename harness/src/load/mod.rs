@@ -250,11 +250,11 @@ impl LoadSet {
             stop: rx,
             epoch: self.epoch,
             avro: match (&slot.spec.avro, &slot.avro, &self.registry) {
-                (Some(spec), Some(stats), Some(registry)) => Some(AvroReader {
-                    registry: registry.clone(),
-                    reader: spec.reader.clone(),
-                    stats: stats.clone(),
-                }),
+                (Some(spec), Some(stats), Some(registry)) => Some(AvroReader::new(
+                    registry.clone(),
+                    spec.reader.clone(),
+                    stats.clone(),
+                )),
                 _ => None,
             },
         };
@@ -436,10 +436,7 @@ impl LoadSet {
                         by: "register_schema step".to_owned(),
                     },
                 );
-                current.send_replace(Some(Arc::new(avro::WriterSchema {
-                    id,
-                    file: schema.clone(),
-                })));
+                current.send_replace(Some(Arc::new(avro::WriterSchema::new(id, schema.clone()))));
                 let msg = format!(
                     "{} accepted as schema id {id}; subject {subject} has versions {versions}; {producer} writes with it now",
                     schema.name()
