@@ -145,6 +145,9 @@ pub fn expected(
 /// Writes generated records with one writer schema, resolved once.
 pub struct Encoder {
     inner: EncoderInner,
+    /// Whether each generated value is validated before it is written: only for a schema that the
+    /// generator cannot always satisfy (see [`unsatisfiable`]).
+    validate: bool,
 }
 
 #[ouroboros::self_referencing]
@@ -156,18 +159,11 @@ struct EncoderInner {
     #[borrows(schema)]
     #[covariant]
     writer: GenericDatumWriter<'this>,
-    /// Whether each generated value is validated before it is written: only for a schema that the
-    /// generator cannot always satisfy (see [`unsatisfiable`]).
-    validate: bool,
 }
 
 impl Encoder {
     /// Resolves `schema`'s names; an unresolvable reference is an error.
     pub fn new(schema: Arc<Schema>) -> Result<Self, String> {
-        let validate = {
-            let resolved = ResolvedSchema::new(&schema).map_err(|e| e.to_string())?;
-            unsatisfiable(&schema, resolved.get_names()).is_some()
-        };
         let inner = EncoderInnerTryBuilder {
             schema,
             resolved_builder: |s: &Arc<Schema>| ResolvedSchema::new(s).map_err(|e| e.to_string()),
@@ -175,10 +171,10 @@ impl Encoder {
                 let resolved = ResolvedSchema::new(s).map_err(|e| e.to_string())?;
                 datum_writer(s, resolved)
             },
-            validate,
         }
         .try_build()?;
-        Ok(Self { inner })
+        let validate = inner.with(|f| unsatisfiable(f.schema, f.resolved.get_names()).is_some());
+        Ok(Self { inner, validate })
     }
 
     pub fn schema(&self) -> &Schema {
@@ -206,7 +202,7 @@ impl Encoder {
     /// field that does not match.
     pub fn write_record(&self, producer: u32, seq: u64, out: &mut Vec<u8>) -> Result<(), String> {
         let value = self.generate(producer, seq);
-        let validate = *self.inner.borrow_validate();
+        let validate = self.validate;
         debug_assert!(
             validate
                 || value
@@ -234,7 +230,7 @@ impl fmt::Debug for Encoder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Encoder")
             .field("schema", &self.schema().canonical_form())
-            .field("validate", self.inner.borrow_validate())
+            .field("validate", &self.validate)
             .finish()
     }
 }
