@@ -68,6 +68,13 @@ pub fn parse_avsc(path: &Path, text: String) -> Result<Avsc, AvscError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
+    // Valid Avro, but no producer could ever write a value of it: say so before anything starts.
+    if let Some(message) = value::endless(&schema) {
+        return Err(AvscError::Schema {
+            path: path.to_path_buf(),
+            message,
+        });
+    }
     let full_name = schema.name().map(|name| name.fullname(None));
     Ok(Avsc {
         path: path.to_path_buf(),
@@ -152,6 +159,20 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("nosuch"), "{msg}");
+    }
+
+    #[test]
+    fn a_schema_without_finite_values_is_refused_naming_file_and_field() {
+        let err = parse_avsc(
+            Path::new("fixtures/avro/loop.avsc"),
+            r#"{"type": "record", "name": "R", "fields": [{"name": "me", "type": "R"}]}"#.into(),
+        )
+        .expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "fixtures/avro/loop.avsc: not a valid Avro schema: record `R` contains itself through \
+             field `me` (not through an array, a map or a union): none of its values would end"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use apache_avro::reader::datum::GenericDatumReader;
-use apache_avro::schema::{DecimalSchema, Name, NamesRef, ResolvedSchema};
+use apache_avro::schema::{DecimalSchema, Name, NamesRef, RecordField, ResolvedSchema, UuidSchema};
 use apache_avro::types::Value;
 use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::{Days, Decimal, Duration, Millis, Months, Schema, Uuid};
@@ -42,7 +42,7 @@ fn generate_with(schema: &Schema, names: &NamesRef<'_>, producer: u32, seq: u64)
         producer,
         seq,
     };
-    generator.value(schema, None, Path::ROOT, 0)
+    generator.value(schema)
 }
 
 /// The Avro binary datum of `value`, validated against `schema`: a value that does not match is an
@@ -201,15 +201,23 @@ impl Encoder {
     /// again when the generator always satisfies the schema (most schemas); an error names the
     /// field that does not match.
     pub fn write_record(&self, producer: u32, seq: u64, out: &mut Vec<u8>) -> Result<(), String> {
-        let value = self.generate(producer, seq);
-        let validate = self.validate;
-        debug_assert!(
-            validate
-                || value
-                    .validate_with_names(self.schema(), self.inner.borrow_resolved().get_names()),
-            "a generated value does not match its schema"
-        );
-        self.encode_value(&value, validate, out)
+        if !self.validate {
+            // Written as it is drawn, without building the value.
+            let start = out.len();
+            let generator = Generator {
+                names: self.inner.borrow_resolved().get_names(),
+                producer,
+                seq,
+            };
+            let written = generator.walk(self.schema(), None, Path::ROOT, 0, &mut Datum { out });
+            if written.is_ok() {
+                return Ok(());
+            }
+            // Only a schema the generator cannot satisfy gets here, and those are validated: the
+            // value path below names the field.
+            out.truncate(start);
+        }
+        self.encode_value(&self.generate(producer, seq), true, out)
     }
 
     fn encode_value(&self, value: &Value, validate: bool, out: &mut Vec<u8>) -> Result<(), String> {
@@ -301,6 +309,82 @@ impl fmt::Debug for Judge {
             )
             .finish()
     }
+}
+
+/// A record that contains itself through fields that always hold a record (not through an array,
+/// a map or a union), e.g. "record `t.R` contains itself through field `next`": no value of it is
+/// finite, so none can be generated (or written by anyone). None when there is no such record.
+pub fn endless(schema: &Schema) -> Option<String> {
+    /// Appends to `path` the fields that lead from `record` to `target` through records only.
+    fn reaches<'s>(
+        record: &'s Schema,
+        target: &Name,
+        names: &'s NamesRef<'_>,
+        ns: Option<&str>,
+        path: &mut Vec<&'s str>,
+        seen: &mut Vec<Name>,
+    ) -> bool {
+        let Schema::Record(r) = record else {
+            return false;
+        };
+        let ns = r.name.namespace().or(ns);
+        for field in &r.fields {
+            let (name, inner) = match &field.schema {
+                Schema::Record(inner) => (
+                    inner.name.fully_qualified_name(ns).into_owned(),
+                    &field.schema,
+                ),
+                Schema::Ref { name } => {
+                    let name = name.fully_qualified_name(ns);
+                    match names.get(name.as_ref()) {
+                        Some(inner) => (name.into_owned(), *inner),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            path.push(&field.name);
+            if name == *target {
+                return true;
+            }
+            if !seen.contains(&name) {
+                let inner_ns = name.namespace().map(str::to_owned);
+                seen.push(name);
+                if reaches(inner, target, names, inner_ns.as_deref(), path, seen) {
+                    return true;
+                }
+            }
+            path.pop();
+        }
+        false
+    }
+    let resolved = ResolvedSchema::new(schema).ok()?;
+    let names = resolved.get_names();
+    let mut records: Vec<(&Name, &Schema)> = names
+        .iter()
+        .filter(|(_, s)| matches!(s, Schema::Record(_)))
+        .map(|(n, s)| (n, *s))
+        .collect();
+    records.sort_by_key(|(n, _)| full(n));
+    records.into_iter().find_map(|(name, record)| {
+        let mut path = Vec::new();
+        reaches(
+            record,
+            name,
+            names,
+            name.namespace(),
+            &mut path,
+            &mut Vec::new(),
+        )
+        .then(|| {
+            format!(
+                "record `{}` contains itself through field `{}` (not through an array, a map or \
+                 a union): none of its values would end",
+                full(name),
+                path.join(".")
+            )
+        })
+    })
 }
 
 /// Where the generator cannot give `schema` a value that matches it (it generates null there), or
@@ -424,9 +508,24 @@ impl Generator<'_, '_> {
         rng
     }
 
-    fn value(&self, schema: &Schema, ns: Option<&str>, path: Path, depth: usize) -> Value {
+    fn value(&self, schema: &Schema) -> Value {
+        let Ok(value) = self.walk(schema, None, Path::ROOT, 0, &mut Tree);
+        value
+    }
+
+    /// Draws the value of `schema` at `path` and hands it to `sink`, part by part. Every value
+    /// draws from a generator of its own (seeded by its path), so the order in which a sink asks
+    /// for the parts does not change them.
+    fn walk<S: Sink>(
+        &self,
+        schema: &Schema,
+        ns: Option<&str>,
+        path: Path,
+        depth: usize,
+        sink: &mut S,
+    ) -> Result<S::Out, S::Error> {
         let mut r = self.rng(path);
-        match schema {
+        let leaf = match schema {
             Schema::Null => Value::Null,
             Schema::Boolean => Value::Boolean(r.next() & 1 == 1),
             Schema::Int => Value::Int(r.between(-100_000, 100_000) as i32),
@@ -443,21 +542,16 @@ impl Generator<'_, '_> {
             Schema::String => Value::String(r.letters(8, 24)),
             Schema::Array(array) => {
                 let n = if depth >= MAX_DEPTH { 0 } else { r.below(4) };
-                Value::Array(
-                    (0..n)
-                        .map(|i| self.value(&array.items, ns, path.index(i), depth + 1))
-                        .collect(),
-                )
+                return sink.array(n, |sink, i| {
+                    self.walk(&array.items, ns, path.index(i), depth + 1, sink)
+                });
             }
             Schema::Map(map) => {
                 let n = if depth >= MAX_DEPTH { 0 } else { r.below(4) };
-                let mut entries = HashMap::new();
-                for i in 0..n {
-                    let key = format!("{}{i}", r.letters(4, 8));
-                    let value = self.value(&map.types, ns, path.key(&key), depth + 1);
-                    entries.insert(key, value);
-                }
-                Value::Map(entries)
+                let keys = (0..n).map(|i| format!("{}{i}", r.letters(4, 8))).collect();
+                return sink.map(keys, |sink, key| {
+                    self.walk(&map.types, ns, path.key(key), depth + 1, sink)
+                });
             }
             Schema::Union(union) => {
                 let variants = union.variants();
@@ -476,27 +570,20 @@ impl Generator<'_, '_> {
                     }
                 };
                 match variants.get(index) {
-                    Some(variant) => Value::Union(
-                        index as u32,
-                        Box::new(self.value(variant, ns, path, depth + 1)),
-                    ),
+                    Some(variant) => {
+                        return sink.union(index as u32, |sink| {
+                            self.walk(variant, ns, path, depth + 1, sink)
+                        })
+                    }
                     // An empty union has no value; encode() reports it.
                     None => Value::Null,
                 }
             }
             Schema::Record(record) => {
                 let ns = record.name.namespace().or(ns);
-                Value::Record(
-                    record
-                        .fields
-                        .iter()
-                        .map(|field| {
-                            let path = path.field(&field.name);
-                            let value = self.value(&field.schema, ns, path, depth + 1);
-                            (field.name.clone(), value)
-                        })
-                        .collect(),
-                )
+                return sink.record(&record.fields, |sink, field| {
+                    self.walk(&field.schema, ns, path.field(&field.name), depth + 1, sink)
+                });
             }
             Schema::Enum(e) if e.symbols.is_empty() => Value::Null,
             Schema::Enum(e) => {
@@ -538,11 +625,221 @@ impl Generator<'_, '_> {
             Schema::Ref { name } => {
                 let name = name.fully_qualified_name(ns);
                 match self.names.get(name.as_ref()) {
-                    Some(target) => self.value(target, name.namespace(), path, depth + 1),
+                    Some(target) => {
+                        return self.walk(target, name.namespace(), path, depth + 1, sink)
+                    }
                     None => Value::Null,
                 }
             }
+        };
+        sink.leaf(schema, leaf)
+    }
+}
+
+/// What the generator hands a value to as it draws it: [`Tree`] builds the `Value`, [`Datum`]
+/// writes its Avro binary encoding without building it.
+trait Sink {
+    type Out;
+    type Error;
+    /// A value without parts, drawn for `schema` (Null where the schema has no value to draw).
+    fn leaf(&mut self, schema: &Schema, value: Value) -> Result<Self::Out, Self::Error>;
+    /// `n` items, the `i`-th drawn by `item`.
+    fn array(
+        &mut self,
+        n: u64,
+        item: impl FnMut(&mut Self, u64) -> Result<Self::Out, Self::Error>,
+    ) -> Result<Self::Out, Self::Error>;
+    /// An entry for each key (all different), its value drawn by `value`.
+    fn map(
+        &mut self,
+        keys: Vec<String>,
+        value: impl FnMut(&mut Self, &str) -> Result<Self::Out, Self::Error>,
+    ) -> Result<Self::Out, Self::Error>;
+    /// Branch `index` of a union, its value drawn by `variant`.
+    fn union(
+        &mut self,
+        index: u32,
+        variant: impl FnOnce(&mut Self) -> Result<Self::Out, Self::Error>,
+    ) -> Result<Self::Out, Self::Error>;
+    /// A record, the value of each field (in the schema's order) drawn by `field`.
+    fn record(
+        &mut self,
+        fields: &[RecordField],
+        field: impl FnMut(&mut Self, &RecordField) -> Result<Self::Out, Self::Error>,
+    ) -> Result<Self::Out, Self::Error>;
+}
+
+/// Builds the generated `Value`.
+struct Tree;
+
+impl Sink for Tree {
+    type Out = Value;
+    type Error = std::convert::Infallible;
+
+    fn leaf(&mut self, _: &Schema, value: Value) -> Result<Value, Self::Error> {
+        Ok(value)
+    }
+
+    fn array(
+        &mut self,
+        n: u64,
+        mut item: impl FnMut(&mut Self, u64) -> Result<Value, Self::Error>,
+    ) -> Result<Value, Self::Error> {
+        let items = (0..n).map(|i| item(self, i)).collect::<Result<_, _>>()?;
+        Ok(Value::Array(items))
+    }
+
+    fn map(
+        &mut self,
+        keys: Vec<String>,
+        mut value: impl FnMut(&mut Self, &str) -> Result<Value, Self::Error>,
+    ) -> Result<Value, Self::Error> {
+        let mut entries = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let v = value(self, &key)?;
+            entries.insert(key, v);
         }
+        Ok(Value::Map(entries))
+    }
+
+    fn union(
+        &mut self,
+        index: u32,
+        variant: impl FnOnce(&mut Self) -> Result<Value, Self::Error>,
+    ) -> Result<Value, Self::Error> {
+        Ok(Value::Union(index, Box::new(variant(self)?)))
+    }
+
+    fn record(
+        &mut self,
+        fields: &[RecordField],
+        mut field: impl FnMut(&mut Self, &RecordField) -> Result<Value, Self::Error>,
+    ) -> Result<Value, Self::Error> {
+        let values = fields
+            .iter()
+            .map(|f| field(self, f).map(|v| (f.name.clone(), v)))
+            .collect::<Result<_, _>>()?;
+        Ok(Value::Record(values))
+    }
+}
+
+/// Appends the Avro binary encoding of the generated value to a buffer as it is drawn: the bytes
+/// apache-avro writes for the `Value` that [`Tree`] builds (a map's entries aside, which a
+/// `Value::Map` keeps in no particular order). It trusts the value to match the schema, as the
+/// generator's does where [`unsatisfiable`] finds nothing; a leaf without a value is an error.
+struct Datum<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl Datum<'_> {
+    /// Avro's `long` (and `int`): zig-zag, then 7 bits a byte, least significant first.
+    fn long(&mut self, n: i64) {
+        let mut z = ((n << 1) ^ (n >> 63)) as u64;
+        while z >= 0x80 {
+            self.out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        self.out.push(z as u8);
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.long(bytes.len() as i64);
+        self.out.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Datum<'_> {
+    type Out = ();
+    type Error = String;
+
+    fn leaf(&mut self, schema: &Schema, value: Value) -> Result<(), String> {
+        match value {
+            Value::Null if *schema == Schema::Null => {}
+            Value::Null => {
+                return Err(format!(
+                    "no value matches {}",
+                    short(&schema.canonical_form())
+                ))
+            }
+            Value::Boolean(b) => self.out.push(u8::from(b)),
+            Value::Int(i) | Value::Date(i) | Value::TimeMillis(i) => self.long(i64::from(i)),
+            Value::Long(i)
+            | Value::TimeMicros(i)
+            | Value::TimestampMillis(i)
+            | Value::TimestampMicros(i)
+            | Value::TimestampNanos(i)
+            | Value::LocalTimestampMillis(i)
+            | Value::LocalTimestampMicros(i)
+            | Value::LocalTimestampNanos(i) => self.long(i),
+            Value::Float(x) => self.out.extend_from_slice(&x.to_le_bytes()),
+            Value::Double(x) => self.out.extend_from_slice(&x.to_le_bytes()),
+            Value::Bytes(b) => self.bytes(&b),
+            Value::String(s) => self.bytes(s.as_bytes()),
+            Value::Enum(i, _) => self.long(i64::from(i)),
+            Value::Fixed(_, b) => self.out.extend_from_slice(&b),
+            Value::Duration(d) => self.out.extend_from_slice(&<[u8; 12]>::from(d)),
+            Value::Uuid(u) if matches!(schema, Schema::Uuid(UuidSchema::String)) => {
+                self.bytes(u.hyphenated().encode_lower(&mut [0; 36]).as_bytes());
+            }
+            // Decimals, big decimals, uuids in bytes or fixed: rare enough to go through
+            // apache-avro's own writer, with the leaf's schema alone.
+            value => {
+                GenericDatumWriter::builder(schema)
+                    .validate(false)
+                    .build()
+                    .and_then(|w| w.write_value_ref(self.out, &value))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn array(
+        &mut self,
+        n: u64,
+        mut item: impl FnMut(&mut Self, u64) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if n > 0 {
+            self.long(n as i64);
+            for i in 0..n {
+                item(self, i)?;
+            }
+        }
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn map(
+        &mut self,
+        keys: Vec<String>,
+        mut value: impl FnMut(&mut Self, &str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if !keys.is_empty() {
+            self.long(keys.len() as i64);
+            for key in &keys {
+                self.bytes(key.as_bytes());
+                value(self, key)?;
+            }
+        }
+        self.out.push(0);
+        Ok(())
+    }
+
+    fn union(
+        &mut self,
+        index: u32,
+        variant: impl FnOnce(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.long(i64::from(index));
+        variant(self)
+    }
+
+    fn record(
+        &mut self,
+        fields: &[RecordField],
+        mut field: impl FnMut(&mut Self, &RecordField) -> Result<(), String>,
+    ) -> Result<(), String> {
+        fields.iter().try_for_each(|f| field(self, f))
     }
 }
 
@@ -863,9 +1160,8 @@ mod tests {
         assert!(err.starts_with("field `id`: Null does not match"), "{err}");
     }
 
-    #[test]
-    fn every_kind_of_schema() {
-        let text = r#"{
+    /// A schema with every kind of type, named types referred to again, and itself in a union.
+    const EVERY_KIND: &str = r#"{
           "type": "record", "name": "All", "namespace": "t",
           "fields": [
             {"name": "n", "type": "null"},
@@ -892,7 +1188,10 @@ mod tests {
             {"name": "next", "type": ["null", "All"], "default": null}
           ]
         }"#;
-        let schema = Schema::parse_str(text).expect("valid schema");
+
+    #[test]
+    fn every_kind_of_schema() {
+        let schema = Schema::parse_str(EVERY_KIND).expect("valid schema");
         for seq in 0..50 {
             let v = generate(&schema, 1, seq);
             let body = encode(&schema, &v).expect("encodes");
@@ -942,6 +1241,29 @@ mod tests {
     }
 
     #[test]
+    fn encoder_writes_every_kind_as_encode_does() {
+        let schema = Schema::parse_str(EVERY_KIND).expect("valid schema");
+        let encoder = Encoder::new(Arc::new(schema.clone())).expect("resolves");
+        assert!(!encoder.validate, "written without building values");
+        let mut out = Vec::new();
+        for seq in 0..300 {
+            out.clear();
+            encoder.write_record(6, seq, &mut out).expect("encodes");
+            // Map entries are in no particular order in a `Value::Map`: compare what is read.
+            let want = generate(&schema, 6, seq);
+            assert_eq!(
+                decode(&schema, None, &out).expect("decodes"),
+                want,
+                "seq {seq}"
+            );
+            let mut bytes = encode(&schema, &want).expect("encodes");
+            bytes.sort_unstable();
+            out.sort_unstable();
+            assert_eq!(out, bytes, "the same bytes, seq {seq}");
+        }
+    }
+
+    #[test]
     fn encoder_validates_what_it_is_given() {
         let schema = order("v1");
         let encoder = Encoder::new(Arc::new(schema.clone())).expect("resolves");
@@ -977,6 +1299,49 @@ mod tests {
             err.starts_with("field `never`: Null does not match"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_record_that_always_contains_itself_is_endless() {
+        let direct = r#"{"type": "record", "name": "R", "namespace": "t", "fields": [
+            {"name": "id", "type": "int"},
+            {"name": "me", "type": "R"}
+        ]}"#;
+        let schema = Schema::parse_str(direct).expect("parses");
+        assert_eq!(
+            endless(&schema).as_deref(),
+            Some(
+                "record `t.R` contains itself through field `me` (not through an array, a map \
+                 or a union): none of its values would end"
+            )
+        );
+        let indirect = r#"{"type": "record", "name": "A", "fields": [
+            {"name": "b", "type": {"type": "record", "name": "B", "fields": [
+                {"name": "n", "type": "long"},
+                {"name": "back", "type": "A"}
+            ]}}
+        ]}"#;
+        let schema = Schema::parse_str(indirect).expect("parses");
+        let problem = endless(&schema).expect("endless");
+        assert!(
+            problem.starts_with("record `A` contains itself through field `b.back`"),
+            "{problem}"
+        );
+
+        // A list ends with null, an empty array or map: finite.
+        let finite = r#"{"type": "record", "name": "L", "fields": [
+            {"name": "tail", "type": ["null", "L"]},
+            {"name": "children", "type": {"type": "array", "items": "L"}},
+            {"name": "named", "type": {"type": "map", "values": "L"}}
+        ]}"#;
+        assert_eq!(endless(&Schema::parse_str(finite).expect("parses")), None);
+        assert_eq!(
+            endless(&Schema::parse_str(EVERY_KIND).expect("parses")),
+            None
+        );
+        for version in ["v1", "v2", "v3-incompatible", "v4"] {
+            assert_eq!(endless(&order(version)), None, "{version}");
+        }
     }
 
     #[test]
