@@ -219,8 +219,9 @@ pub struct AvroReader {
     pub stats: Arc<Mutex<AvroReadStats>>,
     /// The reader schema, shared by the judges.
     reader_schema: Option<Arc<apache_avro::Schema>>,
-    /// One per writer schema id seen, built with the first record written with it.
-    judges: Mutex<HashMap<u32, Arc<value::Judge>>>,
+    /// One per writer schema id seen, built with the first record written with it (or why it
+    /// could not be).
+    judges: Mutex<HashMap<u32, Result<Arc<value::Judge>, String>>>,
 }
 
 impl AvroReader {
@@ -284,14 +285,16 @@ impl AvroReader {
         let (id, body) = wire::unframe(payload).map_err(|e| e.to_string())?;
         let cached = self.judges.lock().ok().and_then(|j| j.get(&id).cloned());
         let judge = match cached {
-            Some(judge) => judge,
+            Some(judge) => judge?,
             None => {
+                // A registry that does not answer is waited for again with the next record; a
+                // reader schema that cannot read this writer's records will not with the next.
                 let writer = self.writer_schema(id).await?;
-                let judge = Arc::new(value::Judge::new(writer, self.reader_schema.clone())?);
+                let judge = value::Judge::new(writer, self.reader_schema.clone()).map(Arc::new);
                 if let Ok(mut judges) = self.judges.lock() {
                     judges.insert(id, judge.clone());
                 }
-                judge
+                judge?
             }
         };
         let got = judge.decode(body)?;
