@@ -40,13 +40,14 @@ use kafka_harness::load::avro::AvroWriter;
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::load::record;
 use kafka_harness::progress::Progress;
-use kafka_harness::runtime::docker::Docker;
 use kafka_harness::runtime::stack::{self, Run, RunningStack};
 use kafka_harness::scenario::{
     self, Amount, AvroProducerSpec, ProducerSpec, SchemaFile, Topic, ADMIN_USER,
 };
 use kafka_harness::secrets::Credentials;
 use tokio::sync::watch;
+
+mod common;
 
 const TOPIC: &str = "bench";
 const PARTITIONS: u32 = 6;
@@ -95,19 +96,10 @@ struct Config {
 
 impl Config {
     fn from_env() -> Result<Self, String> {
-        fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{name}={v:?} is not a positive whole number")),
-                Err(_) => Ok(default),
-            }
-        }
         let c = Self {
-            records: var("BENCH_RECORDS", 200_000)?,
-            warmup: var("BENCH_WARMUP", 50_000)?,
-            rounds: var("BENCH_ROUNDS", 2)?,
+            records: common::var("BENCH_RECORDS", 200_000)?,
+            warmup: common::var("BENCH_WARMUP", 50_000)?,
+            rounds: common::var("BENCH_ROUNDS", 2)?,
         };
         if c.records == 0 || c.rounds == 0 {
             return Err("BENCH_RECORDS and BENCH_ROUNDS must be at least 1".into());
@@ -152,69 +144,12 @@ struct Bench<'a> {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("avro benchmark: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run_benchmark())
-}
-
-/// Connects, measures inside a task of its own, and tears down whatever happened to that task:
-/// success, error, panic or Ctrl-C.
-async fn run_benchmark() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
+    match Config::from_env() {
+        Ok(config) => common::main("avro benchmark", |run, progress| {
+            measure(run, config, progress)
+        }),
         Err(e) => {
             eprintln!("avro benchmark: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let docker = match Docker::connect().await {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("avro benchmark: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let run = Run::new(docker);
-    let progress = Progress::new(false);
-    progress.say(format!("run {}", run.id));
-
-    let mut body = tokio::spawn(measure(run.clone(), config, progress.clone()));
-    let outcome = tokio::select! {
-        joined = &mut body => joined.unwrap_or_else(|e| Err(format!("the task failed: {e}"))),
-        _ = tokio::signal::ctrl_c() => {
-            body.abort();
-            let _ = (&mut body).await;
-            Err("interrupted".to_owned())
-        }
-    };
-
-    progress.say("removing everything this run started");
-    let torn_down = match run.teardown().await {
-        Ok(r) => {
-            progress.say(format!(
-                "removed {} container(s), {} network(s), {} volume(s)",
-                r.containers, r.networks, r.volumes
-            ));
-            true
-        }
-        Err(e) => {
-            eprintln!("avro benchmark: teardown failed: {e}");
-            false
-        }
-    };
-    match outcome {
-        Ok(()) if torn_down => ExitCode::SUCCESS,
-        Ok(()) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("avro benchmark: failed: {e}");
             ExitCode::FAILURE
         }
     }
@@ -256,8 +191,8 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         record_size,
     };
 
-    let others_before = other_runs(&run).await;
-    let load_before = load_average();
+    let others_before = common::other_runs(&run).await;
+    let load_before = common::load_average();
     let mut producer_id = 0;
     if config.warmup > 0 {
         progress.say(format!(
@@ -294,7 +229,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
             c.name(),
             s.records_per_s,
             s.wall_s,
-            shown(s.cpu_us_per_record),
+            common::shown(s.cpu_us_per_record),
             s.first_ack_ms
         ));
         samples.push(s);
@@ -316,7 +251,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
             "{label:<15} {} records/s (mean of {} runs; CPU {} us/record)",
             grouped(rate),
             config.rounds,
-            shown(cpu)
+            common::shown(cpu)
         );
         rate
     };
@@ -337,14 +272,14 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let avro = line(Contender::Avro);
     println!("ratio avro/plain: {:.2} (target >= 0.80)", avro / plain);
     let mut others = others_before;
-    others.extend(other_runs(&run).await);
+    others.extend(common::other_runs(&run).await);
     others.sort();
     others.dedup();
     println!(
         "machine: {} cores, load average {} before, {} after; other harness runs meanwhile: {}",
         std::thread::available_parallelism().map_or(0, usize::from),
-        shown(load_before),
-        shown(load_average()),
+        common::shown(load_before),
+        common::shown(common::load_average()),
         if others.is_empty() {
             "none".to_owned()
         } else {
@@ -480,7 +415,7 @@ impl Bench<'_> {
                 )
             }),
         };
-        let cpu_before = process_cpu_s();
+        let cpu_before = common::process_cpu_s();
         let started = Instant::now();
         let stats: ProducerStats = tokio::spawn(task.run())
             .await
@@ -488,7 +423,7 @@ impl Bench<'_> {
         let wall_s = started.elapsed().as_secs_f64();
         drop(stop);
         let cpu_us_per_record = cpu_before
-            .zip(process_cpu_s())
+            .zip(common::process_cpu_s())
             .map(|(b, a)| (a - b) * 1e6 / records as f64);
         if stats.acked != records || stats.failed != 0 {
             return Err(format!(
@@ -518,44 +453,6 @@ impl Bench<'_> {
             first_ack_ms: stats.first_ack_after_ms.unwrap_or_default(),
         })
     }
-}
-
-/// Ids of other harness runs with resources on this engine: they compete for the same cores.
-async fn other_runs(run: &Run) -> Vec<String> {
-    let mut ids: Vec<String> = run
-        .docker
-        .labelled_runs()
-        .await
-        .unwrap_or_default()
-        .into_keys()
-        .filter(|r| *r != run.id)
-        .collect();
-    ids.sort();
-    ids
-}
-
-/// The 1-minute load average.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// CPU seconds (user + system) this process has used, all threads, exited ones included.
-fn process_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14,
-    // stime 15; USER_HZ is 100 on every Linux architecture this runs on.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
-    Some((ticks(14)? + ticks(15)?) / 100.0)
-}
-
-fn shown(x: Option<f64>) -> String {
-    x.map_or_else(|| "?".to_owned(), |x| format!("{x:.1}"))
 }
 
 /// `41230.4` as `41,230`.

@@ -38,18 +38,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, UploadToContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use kafka_harness::checks::integrity::{Ledger, Semantics};
 use kafka_harness::client;
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::progress::Progress;
-use kafka_harness::runtime::docker::{Docker, LABEL_RUN};
 use kafka_harness::runtime::stack::{self, Run, RunningStack};
 use kafka_harness::scenario::{self, Amount, ProducerSpec, Topic, ADMIN_USER};
 use kafka_harness::secrets::Credentials;
 use tokio::sync::watch;
+
+mod common;
 
 const TOPIC: &str = "bench";
 const PARTITIONS: u32 = 6;
@@ -111,19 +110,10 @@ struct Config {
 
 impl Config {
     fn from_env() -> Result<Self, String> {
-        fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{name}={v:?} is not a positive whole number")),
-                Err(_) => Ok(default),
-            }
-        }
         let c = Self {
-            records: var("BENCH_RECORDS", 300_000)?,
-            warmup: var("BENCH_WARMUP", 100_000)?,
-            rounds: var("BENCH_ROUNDS", 2)?,
+            records: common::var("BENCH_RECORDS", 300_000)?,
+            warmup: common::var("BENCH_WARMUP", 100_000)?,
+            rounds: common::var("BENCH_ROUNDS", 2)?,
             perf_props: std::env::var("BENCH_PERF_PROPS")
                 .unwrap_or_default()
                 .split_whitespace()
@@ -164,69 +154,12 @@ struct Sample {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("producer benchmark: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run_benchmark())
-}
-
-/// Connects, measures inside a task of its own, and tears down whatever happened to that task:
-/// success, error, panic or Ctrl-C.
-async fn run_benchmark() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
+    match Config::from_env() {
+        Ok(config) => common::main("producer benchmark", |run, progress| {
+            measure(run, config, progress)
+        }),
         Err(e) => {
             eprintln!("producer benchmark: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let docker = match Docker::connect().await {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("producer benchmark: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let run = Run::new(docker);
-    let progress = Progress::new(false);
-    progress.say(format!("run {}", run.id));
-
-    let mut body = tokio::spawn(measure(run.clone(), config, progress.clone()));
-    let outcome = tokio::select! {
-        joined = &mut body => joined.unwrap_or_else(|e| Err(format!("the task failed: {e}"))),
-        _ = tokio::signal::ctrl_c() => {
-            body.abort();
-            let _ = (&mut body).await;
-            Err("interrupted".to_owned())
-        }
-    };
-
-    progress.say("removing everything this run started");
-    let torn_down = match run.teardown().await {
-        Ok(r) => {
-            progress.say(format!(
-                "removed {} container(s), {} network(s), {} volume(s)",
-                r.containers, r.networks, r.volumes
-            ));
-            true
-        }
-        Err(e) => {
-            eprintln!("producer benchmark: teardown failed: {e}");
-            false
-        }
-    };
-    match outcome {
-        Ok(()) if torn_down => ExitCode::SUCCESS,
-        Ok(()) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("producer benchmark: failed: {e}");
             ExitCode::FAILURE
         }
     }
@@ -274,8 +207,8 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     };
 
     let mut others = std::collections::BTreeSet::new();
-    others.extend(other_runs(&perf.api, &run.id).await);
-    let load_before = load_average();
+    others.extend(common::other_runs(&run).await);
+    let load_before = common::load_average();
     let mut producer_id = 0;
     if config.warmup > 0 {
         progress.say(format!(
@@ -304,7 +237,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
             order.len(),
             config.records
         ));
-        others.extend(other_runs(&perf.api, &run.id).await);
+        others.extend(common::other_runs(&run).await);
         let sample = match client {
             Client::PerfTest => perf.run(config.records, &format!("m{i}")).await?,
             Client::Ours => {
@@ -377,15 +310,14 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
             config.perf_props.join(" ")
         );
     }
-    others.extend(other_runs(&perf.api, &run.id).await);
-    let load_after = load_average();
-    let shown = |l: Option<f64>| l.map_or_else(|| "?".to_owned(), |l| format!("{l:.1}"));
+    others.extend(common::other_runs(&run).await);
+    let load_after = common::load_average();
     println!(
         "  machine: {} cores, load average {} before, {} after; \
          other harness runs seen meanwhile: {}",
         std::thread::available_parallelism().map_or(0, usize::from),
-        shown(load_before),
-        shown(load_after),
+        common::shown(load_before),
+        common::shown(load_after),
         if others.is_empty() {
             "none".to_owned()
         } else {
@@ -397,40 +329,6 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         }
     );
     Ok(())
-}
-
-/// Ids of other harness runs with containers on this engine: they compete for the same cores.
-async fn other_runs(api: &bollard::Docker, own: &str) -> Vec<String> {
-    let filter = HashMap::from([("label", vec![LABEL_RUN.to_owned()])]);
-    let opts = ListContainersOptionsBuilder::new().filters(&filter).build();
-    api.list_containers(Some(opts))
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|c| c.labels?.get(LABEL_RUN).cloned())
-        .filter(|r| r != own)
-        .collect()
-}
-
-/// The 1-minute load average.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// CPU seconds (user + system) this process has used, all threads, exited ones included.
-fn process_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14,
-    // stime 15.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
-    // USER_HZ is 100 on every Linux architecture this runs on.
-    Some((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 /// Our producer, exactly as a rehearsal runs it: a `ProducerTask` on the runtime, its stop channel
@@ -470,7 +368,7 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
         epoch: Instant::now(),
         avro: None,
     };
-    let cpu_before = process_cpu_s();
+    let cpu_before = common::process_cpu_s();
     let started = Instant::now();
     let stats: ProducerStats = tokio::spawn(task.run())
         .await
@@ -478,7 +376,7 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
     let wall_s = started.elapsed().as_secs_f64();
     drop(stop);
     let cpu_us_per_record = cpu_before
-        .zip(process_cpu_s())
+        .zip(common::process_cpu_s())
         .map(|(b, a)| (a - b) * 1e6 / records as f64);
     if stats.acked != records || stats.failed != 0 {
         return Err(format!(
