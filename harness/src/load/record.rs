@@ -1,17 +1,20 @@
 //! The records load producers send: ids up front, then filler that is a pure function of the ids,
 //! so a reader recomputes what it should have received instead of anyone storing it.
 
-use std::fmt::Write as _;
-
 const MAGIC: &str = "KH1";
 
 /// `KH1 <run> <producer> <seq> <size> ` then filler up to `size` bytes (the size is carried so a
 /// truncated record is caught, not only an altered one).
 pub fn encode(run: &str, producer: u32, seq: u64, size: usize, out: &mut Vec<u8>) {
     out.clear();
-    let mut head = String::with_capacity(48);
-    let _ = write!(head, "{MAGIC} {run} {producer} {seq} {size} ");
-    out.extend_from_slice(head.as_bytes());
+    for part in [MAGIC.as_bytes(), run.as_bytes()] {
+        out.extend_from_slice(part);
+        out.push(b' ');
+    }
+    for n in [u64::from(producer), seq, size as u64] {
+        out.extend_from_slice(digits(n, &mut [0; 20]));
+        out.push(b' ');
+    }
     let start = out.len();
     // a-z repeated from a phase set by the ids: copy whole cycles of a doubled alphabet instead of
     // computing each byte (the same bytes as `filler`).
@@ -25,6 +28,21 @@ pub fn encode(run: &str, producer: u32, seq: u64, size: usize, out: &mut Vec<u8>
             left -= n;
         }
     }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+pub(crate) fn digits(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 fn filler(producer: u32, seq: u64, i: usize) -> u8 {
