@@ -156,12 +156,17 @@ impl AvroWriter {
                 w.file.name()
             )
         })?;
-        record::encode(run, producer, seq, 0, &mut self.header);
-        Ok(OwnedHeaders::new_with_capacity(1).insert(Header {
-            key: IDS_HEADER,
-            value: Some(&self.header),
-        }))
+        Ok(ids_header(run, producer, seq, &mut self.header))
     }
+}
+
+/// The header that carries a record's ids (`buf` is scratch space).
+pub fn ids_header(run: &str, producer: u32, seq: u64, buf: &mut Vec<u8>) -> OwnedHeaders {
+    record::encode(run, producer, seq, 0, buf);
+    OwnedHeaders::new_with_capacity(1).insert(Header {
+        key: IDS_HEADER,
+        value: Some(buf),
+    })
 }
 
 /// Adds a registration to the run's list (the same id twice is kept once).
