@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use kafka_harness::avro::{self, value, wire, RegistryClient};
 use kafka_harness::checks::integrity::{Ledger, Semantics};
-use kafka_harness::load::avro::AvroWriter;
+use kafka_harness::load::avro::{ids_header, AvroWriter};
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::load::record;
 use kafka_harness::progress::Progress;
@@ -357,13 +357,7 @@ fn local_cost(schema: &SchemaFile, progress: &Progress) -> Result<u32, String> {
     let mut head = Vec::new();
     let started = Instant::now();
     for seq in 0..SIZE_SAMPLE {
-        record::encode("bench", 0, seq, 0, &mut head);
-        std::hint::black_box(rdkafka::message::OwnedHeaders::new_with_capacity(1).insert(
-            rdkafka::message::Header {
-                key: "kafka-harness",
-                value: Some(&head),
-            },
-        ));
+        std::hint::black_box(ids_header("bench", 0, seq, &mut head));
     }
     let header_s = started.elapsed().as_secs_f64();
     let us = |s: f64| s * 1e6 / SIZE_SAMPLE as f64;

@@ -689,13 +689,14 @@ impl Sink for Tree {
     }
 
     fn drawn(&mut self, kind: Drawn, len: usize, r: &mut Rng) -> Result<Value, Self::Error> {
+        if kind == Drawn::Letters {
+            return Ok(Value::String(r.string(len)));
+        }
         let mut bytes = Vec::with_capacity(len);
         r.fill(kind, len, &mut bytes);
         Ok(match kind {
-            // Letters a-z only.
-            Drawn::Letters => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-            Drawn::Bytes => Value::Bytes(bytes),
             Drawn::Fixed => Value::Fixed(len, bytes),
+            _ => Value::Bytes(bytes),
         })
     }
 
@@ -954,9 +955,15 @@ impl Rng {
     /// lo..=hi letters a-z.
     fn letters(&mut self, lo: u64, hi: u64) -> String {
         let len = self.letters_len(lo, hi);
+        self.string(len)
+    }
+
+    /// `len` letters a-z.
+    fn string(&mut self, len: usize) -> String {
         let mut bytes = Vec::with_capacity(len);
         self.fill(Drawn::Letters, len, &mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
+        // Letters only: always UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 }
 

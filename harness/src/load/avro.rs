@@ -220,9 +220,9 @@ pub struct AvroReadStats {
 #[derive(Debug)]
 pub struct AvroReader {
     pub registry: Arc<RegistryClient>,
-    pub reader: Option<SchemaFile>,
     pub stats: Arc<Mutex<AvroReadStats>>,
-    /// The reader schema, shared by the judges.
+    /// The consumer's reader schema (None: each record read with its writer schema), shared by
+    /// the judges.
     reader_schema: Option<Arc<apache_avro::Schema>>,
     /// One per writer schema id seen, built with the first record written with it (or why it
     /// could not be).
@@ -237,8 +237,7 @@ impl AvroReader {
     ) -> Self {
         Self {
             registry,
-            reader_schema: reader.as_ref().map(|r| Arc::new(r.0.schema.clone())),
-            reader,
+            reader_schema: reader.map(|r| Arc::new(r.0.schema.clone())),
             stats,
             judges: Mutex::default(),
         }
