@@ -32,7 +32,8 @@
 //! removed at the end, also after an error, a panic or Ctrl-C.
 //!
 //! Run with `cargo bench --bench avro`. Environment: `BENCH_RECORDS` (records per measured run,
-//! default 500000), `BENCH_WARMUP` (default 100000), `BENCH_ROUNDS` (default 2; each round
+//! default 1000000), `BENCH_WARMUP` (default 1000000; after 200000 the broker's JIT compiler
+//! still took a third of a core in the first measured runs), `BENCH_ROUNDS` (default 2; each round
 //! measures each once). Needs a Docker engine, and builds the images if they are missing.
 
 use std::path::Path;
@@ -104,8 +105,8 @@ struct Config {
 impl Config {
     fn from_env() -> Result<Self, String> {
         let c = Self {
-            records: common::var("BENCH_RECORDS", 500_000)?,
-            warmup: common::var("BENCH_WARMUP", 100_000)?,
+            records: common::var("BENCH_RECORDS", 1_000_000)?,
+            warmup: common::var("BENCH_WARMUP", 1_000_000)?,
             rounds: common::var("BENCH_ROUNDS", 2)?,
         };
         if c.records == 0 || c.rounds == 0 {
@@ -211,8 +212,13 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
             config.warmup
         ));
         for c in Contender::ALL {
-            bench.produce(c, config.warmup, producer_id).await?;
+            let s = bench.produce(c, config.warmup, producer_id).await?;
             producer_id += 1;
+            progress.say(format!(
+                "  warm-up {}: {:.0} records/s",
+                c.name(),
+                s.records_per_s
+            ));
         }
     }
     let mut order = Vec::new();

@@ -549,7 +549,7 @@ impl Generator<'_, '_> {
             }
             Schema::Union(union) => {
                 let variants = union.variants();
-                let null = variants.iter().position(|v| *v == Schema::Null);
+                let null = variants.iter().position(|v| matches!(v, Schema::Null));
                 // The branches other than null, one of which is picked.
                 let others = variants.len() - usize::from(null.is_some());
                 let index = match null {
@@ -778,7 +778,7 @@ impl Sink for Datum<'_> {
 
     fn leaf(&mut self, schema: &Schema, value: Value) -> Result<(), String> {
         match value {
-            Value::Null if *schema == Schema::Null => {}
+            Value::Null if matches!(schema, Schema::Null) => {}
             Value::Null => {
                 return Err(format!(
                     "no value matches {}",
@@ -927,32 +927,24 @@ impl Rng {
         (lo + self.below(hi - lo + 1)) as usize
     }
 
-    /// Appends `len` drawn bytes to `out`: letters a-z, ten from each draw (the leading digits
-    /// of the draw read as a fraction in base 26), or any bytes, eight from each draw.
+    /// Appends `len` drawn bytes to `out`, eight from each draw: letters a-z (each byte of the
+    /// draw scaled to 0..26), or the draw's bytes as they are.
     fn fill(&mut self, kind: Drawn, len: usize, out: &mut Vec<u8>) {
-        out.reserve(len);
-        match kind {
-            Drawn::Letters => {
-                let mut x = 0_u64;
-                for i in 0..len {
-                    if i % 10 == 0 {
-                        x = self.next();
-                    }
-                    let digit = u128::from(x) * 26;
-                    out.push(b'a' + (digit >> 64) as u8);
-                    x = digit as u64;
+        let start = out.len();
+        out.resize(start + len, 0);
+        for chunk in out[start..].chunks_mut(8) {
+            let draw = self.next().to_le_bytes();
+            let bytes = chunk.iter_mut().zip(draw);
+            match kind {
+                // Each letter from a byte of its own: no chain of products from one to the next.
+                Drawn::Letters => {
+                    bytes.for_each(|(o, b)| *o = b'a' + ((u16::from(b) * 26) >> 8) as u8)
                 }
-            }
-            Drawn::Bytes | Drawn::Fixed => {
-                for start in (0..len).step_by(8) {
-                    let n = (len - start).min(8);
-                    out.extend_from_slice(&self.next().to_le_bytes()[..n]);
-                }
+                Drawn::Bytes | Drawn::Fixed => bytes.for_each(|(o, b)| *o = b),
             }
         }
     }
 
-    /// lo..=hi letters a-z.
     fn letters(&mut self, lo: u64, hi: u64) -> String {
         let len = self.letters_len(lo, hi);
         self.string(len)
