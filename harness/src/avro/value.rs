@@ -1,12 +1,13 @@
 //! Records generated from a schema as a pure function of (producer, seq), so that a reader can
-//! recompute what a record must hold and judge it ([`intact`]).
+//! recompute what a record must hold and judge it ([`Judge::intact`]).
 //!
 //! Every value in a record is drawn from a small random generator seeded with the producer, the
 //! sequence number and the value's path in the record (`items[1].sku`), so adding a field to a
 //! schema leaves the values of the other fields unchanged.
 //!
-//! The free functions resolve the schema on every call. A producer writes with an [`Encoder`] and a
-//! consumer judges with a [`Judge`]: both resolve their schemas once, when built.
+//! A producer writes with an [`Encoder`] and a consumer judges with a [`Judge`]: both resolve their
+//! schemas once, when built. The free functions (tests only) resolve the schema on every call: they
+//! are the reference the two are checked against.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,6 +23,7 @@ use apache_avro::{Days, Decimal, Duration, Millis, Months, Schema, Uuid};
 /// recursive schemas (a linked list) end.
 const MAX_DEPTH: usize = 8;
 
+#[cfg(test)]
 /// The record (or value) that `producer` sends as its `seq`-th under `schema`.
 pub fn generate(schema: &Schema, producer: u32, seq: u64) -> Value {
     // A schema parsed from one document always resolves; an unresolvable reference is generated
@@ -45,6 +47,7 @@ fn generate_with(schema: &Schema, names: &NamesRef<'_>, producer: u32, seq: u64)
     generator.value(schema)
 }
 
+#[cfg(test)]
 /// The Avro binary datum of `value`, validated against `schema`: a value that does not match is an
 /// error naming the first field that does not.
 pub fn encode(schema: &Schema, value: &Value) -> Result<Vec<u8>, String> {
@@ -93,6 +96,7 @@ fn encode_with(
     })
 }
 
+#[cfg(test)]
 /// Decode an Avro body written with `writer`, read with `reader` (schema resolution) or with the
 /// writer schema when None. Bytes left over after the datum are an error.
 pub fn decode(writer: &Schema, reader: Option<&Schema>, body: &[u8]) -> Result<Value, String> {
@@ -118,6 +122,7 @@ fn decode_with(datum_reader: &GenericDatumReader<'_>, body: &[u8]) -> Result<Val
     Ok(value)
 }
 
+#[cfg(test)]
 /// Whether `got` (decoded as by [`decode`]) is exactly what (producer, seq) generates under
 /// `writer`, seen through `reader`.
 pub fn intact(
@@ -130,6 +135,7 @@ pub fn intact(
     expected(writer, reader, producer, seq).is_ok_and(|want| &want == got)
 }
 
+#[cfg(test)]
 /// What a reader with `reader` (or `writer` when None) decodes from (producer, seq)'s record
 /// written with `writer`.
 pub fn expected(
@@ -181,7 +187,7 @@ impl Encoder {
         self.inner.borrow_schema()
     }
 
-    /// What [`generate`] returns for this schema.
+    /// The record (or value) that `producer` sends as its `seq`-th under this schema.
     pub fn generate(&self, producer: u32, seq: u64) -> Value {
         generate_with(
             self.schema(),
@@ -191,7 +197,8 @@ impl Encoder {
         )
     }
 
-    /// Appends the datum of `value` to `out`, validated as by [`encode`].
+    /// Appends the Avro binary datum of `value` to `out`, validated: a value that does not match
+    /// is an error naming the first field that does not (`out` is left as it was).
     pub fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
         self.encode_value(value, true, out)
     }
@@ -277,19 +284,21 @@ impl Judge {
         Ok(Self { encoder, inner })
     }
 
-    /// As [`decode`].
+    /// Decodes a body written with the writer schema, read with the reader schema (schema
+    /// resolution). Bytes left over after the datum are an error.
     pub fn decode(&self, body: &[u8]) -> Result<Value, String> {
         decode_with(self.inner.borrow_datum_reader(), body)
     }
 
-    /// As [`expected`].
+    /// What this reader decodes from (producer, seq)'s record written with the writer schema.
     pub fn expected(&self, producer: u32, seq: u64) -> Result<Value, String> {
         let mut body = Vec::new();
         self.encoder.write_record(producer, seq, &mut body)?;
         self.decode(&body)
     }
 
-    /// As [`intact`].
+    /// Whether `got` (decoded as by [`Judge::decode`]) is exactly what (producer, seq) generates
+    /// under the writer schema, seen through the reader schema.
     pub fn intact(&self, producer: u32, seq: u64, got: &Value) -> bool {
         self.expected(producer, seq).is_ok_and(|want| &want == got)
     }
