@@ -5,6 +5,7 @@ pub mod avro;
 pub mod consumer;
 pub mod producer;
 pub mod record;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
