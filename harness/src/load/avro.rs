@@ -68,6 +68,7 @@ pub struct AvroWriter {
     pub initial: SchemaFile,
     pub current: CurrentSchema,
     pub registrations: Registrations,
+    header: Vec<u8>,
 }
 
 /// How long a starting producer retries registering its schema while the registry does not answer.
@@ -87,6 +88,7 @@ impl AvroWriter {
             initial,
             current,
             registrations,
+            header: Vec::with_capacity(48),
         }
     }
 
@@ -131,27 +133,30 @@ impl AvroWriter {
         Ok(())
     }
 
-    /// The schema records are written with now (none before the producer registered one).
-    pub fn schema(&self) -> Option<Arc<WriterSchema>> {
-        self.current.borrow().clone()
-    }
-}
-
-impl WriterSchema {
-    /// Writes record `seq`'s value in the wire format (framed with this schema's id) into `out`,
-    /// replacing what it held.
-    pub fn write(&self, producer: u32, seq: u64, out: &mut Vec<u8>) -> Result<(), String> {
-        wire::start(self.id, out);
-        let written = match &self.encoder {
+    /// Writes record `seq`'s value into `out` and returns the header carrying its ids.
+    pub fn payload(
+        &mut self,
+        run: &str,
+        producer: u32,
+        seq: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<OwnedHeaders, String> {
+        let current = self.current.borrow().clone();
+        let Some(w) = current else {
+            return Err("no writer schema registered yet".to_owned());
+        };
+        wire::start(w.id, out);
+        let written = match &w.encoder {
             Ok(encoder) => encoder.write_record(producer, seq, out),
             Err(e) => Err(e.clone()),
         };
         written.map_err(|e| {
             format!(
                 "{}: record {seq} does not match the schema: {e}",
-                self.file.name()
+                w.file.name()
             )
-        })
+        })?;
+        Ok(ids_header(run, producer, seq, &mut self.header))
     }
 }
 

@@ -5,7 +5,6 @@ pub mod avro;
 pub mod consumer;
 pub mod producer;
 pub mod record;
-pub mod source;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

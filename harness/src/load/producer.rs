@@ -15,7 +15,6 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::record;
-use super::source::{self, Chunk, Next, Values};
 use crate::checks::integrity::{Ledger, RecordId};
 use crate::client::{self, Auth};
 use crate::scenario::{Amount, ProducerSpec};
@@ -248,36 +247,14 @@ impl ProducerTask {
             Amount::For(d) => (u64::MAX, d.as_secs_f64()),
         };
         let mut schedule = Schedule::new(rate, ramp, spec.burst);
-        let values = match self.avro.take() {
-            Some(w) => Values::Avro(w),
-            None => Values::Plain {
-                size: spec.record_size as usize,
-                ids_header: self.ids_header,
-            },
-        };
-        let mut drawn = match source::spawn(
-            &spec.name,
-            self.run_id.clone(),
-            spec.id,
-            values,
-            limit_records,
-            source::chunk_len(rate),
-        ) {
-            Ok(rx) => rx,
-            Err(e) => {
-                self.note_error(&mut stats, format!("cannot start drawing records: {e}"));
-                self.counters.done.store(true, Ordering::SeqCst);
-                return stats;
-            }
-        };
-        // The chunk being sent and the index of its next record.
-        let mut chunk: Option<(Chunk, usize)> = None;
         let start = Instant::now();
         let mut last_ack: BTreeMap<i32, Instant> = BTreeMap::new();
         let mut first_ack: Option<Instant> = None;
         let mut latencies_us: Vec<u32> =
             Vec::with_capacity(usize::try_from(stats.planned.min(50_000_000)).unwrap_or(0));
         let mut inflight = FuturesUnordered::new();
+        let mut buf = Vec::with_capacity(spec.record_size as usize);
+        let mut head = Vec::new();
         let mut seq: u64 = 0;
         let mut sending = true;
         let mut backoff = false;
@@ -326,63 +303,61 @@ impl ProducerTask {
                         next = if drained < MAX_BATCH { inflight.next().now_or_never().flatten() } else { None };
                     }
                 }
-                () = tokio::time::sleep_until(due.into()), if sending && chunk.is_some() => {
+                () = tokio::time::sleep_until(due.into()), if sending => {
                     // Everything due by now goes out at once, so a slow loop catches up to the schedule.
                     let now = Instant::now();
                     backoff = false;
                     let mut burst = 0_u32;
                     while burst < MAX_BATCH && seq < limit_records && start + Duration::from_secs_f64(schedule.peek()) <= now {
-                        let Some((c, i)) = chunk.as_mut() else { break };
                         burst += 1;
                         let offset = schedule.peek();
                         if offset > limit_time {
                             break;
                         }
-                        debug_assert_eq!(c.first_seq + *i as u64, seq);
                         let intended = start + Duration::from_secs_f64(offset);
                         let id = RecordId { producer: spec.id, seq };
-                        match c.take(*i) {
-                            // Not sent: a value the schema refuses is the scenario's error.
-                            Next::Failed(e) => self.failed(&mut stats, id, e),
-                            Next::Send { payload, headers } => {
-                                let key = record::key(seq, spec.keys);
-                                let mut rec = FutureRecord::to(&spec.topic).payload(payload);
-                                rec.headers = headers;
-                                if let Some(k) = key.as_deref() {
-                                    rec = rec.key(k);
-                                }
-                                match producer.send_result(rec) {
-                                    Ok(fut) => inflight.push(async move { (intended, id, fut.await) }),
-                                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), rec)) => {
-                                        // librdkafka's queue is full: back-pressure, visible as latency. The
-                                        // record goes again after a pause in which acknowledgements are taken in.
-                                        let headers = rec.headers;
-                                        c.put_back(*i, headers);
-                                        backoff = true;
-                                        break;
-                                    }
-                                    Err((e, _)) => self.failed(&mut stats, id, e.to_string()),
-                                }
+                        let headers = match self.avro.as_mut() {
+                            None => {
+                                record::encode(&self.run_id, spec.id, seq, spec.record_size as usize, &mut buf);
+                                self.ids_header.then(|| super::avro::ids_header(&self.run_id, spec.id, seq, &mut head))
                             }
+                            Some(w) => match w.payload(&self.run_id, spec.id, seq, &mut buf) {
+                                Ok(h) => Some(h),
+                                Err(e) => {
+                                    // Not sent: a value the schema refuses is the scenario's error.
+                                    self.failed(&mut stats, id, e);
+                                    stats.sent += 1;
+                                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                                    schedule.advance();
+                                    seq += 1;
+                                    continue;
+                                }
+                            },
+                        };
+                        let key = record::key(seq, spec.keys);
+                        let mut rec = FutureRecord::to(&spec.topic).payload(&buf);
+                        if let Some(h) = headers {
+                            rec = rec.headers(h);
+                        }
+                        if let Some(k) = key.as_deref() {
+                            rec = rec.key(k);
+                        }
+                        match producer.send_result(rec) {
+                            Ok(fut) => inflight.push(async move { (intended, id, fut.await) }),
+                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                                // librdkafka's queue is full: back-pressure, visible as latency. The record
+                                // goes again after a pause in which acknowledgements are taken in.
+                                backoff = true;
+                                break;
+                            }
+                            Err((e, _)) => self.failed(&mut stats, id, e.to_string()),
                         }
                         stats.sent += 1;
                         self.counters.sent.fetch_add(1, Ordering::Relaxed);
                         schedule.advance();
                         seq += 1;
-                        *i += 1;
-                        if *i == c.len() {
-                            chunk = drawn.try_recv().ok().map(|c| (c, 0));
-                        }
                     }
                 }
-                next = drawn.recv(), if sending && chunk.is_none() => match next {
-                    Some(c) => chunk = Some((c, 0)),
-                    None => {
-                        // Only a thread that died early leaves records undrawn.
-                        self.note_error(&mut stats, "the thread drawing records ended early".to_owned());
-                        sending = false;
-                    }
-                },
                 _ = self.stop.changed(), if sending => {}
             }
         }
