@@ -69,6 +69,9 @@ pub struct AvroWriter {
     pub current: CurrentSchema,
     pub registrations: Registrations,
     header: Vec<u8>,
+    /// The writer schema of the last record, and what says when a step replaced it.
+    cached: Option<Arc<WriterSchema>>,
+    changes: watch::Receiver<Option<Arc<WriterSchema>>>,
 }
 
 /// How long a starting producer retries registering its schema while the registry does not answer.
@@ -86,9 +89,11 @@ impl AvroWriter {
             registry,
             subject,
             initial,
+            header: Vec::with_capacity(48),
+            cached: None,
+            changes: current.subscribe(),
             current,
             registrations,
-            header: Vec::with_capacity(48),
         }
     }
 
@@ -141,8 +146,11 @@ impl AvroWriter {
         seq: u64,
         out: &mut Vec<u8>,
     ) -> Result<OwnedHeaders, String> {
-        let current = self.current.borrow().clone();
-        let Some(w) = current else {
+        // One atomic load per record while the schema stays (a step may replace it any time).
+        if self.cached.is_none() || self.changes.has_changed().unwrap_or(false) {
+            self.cached = self.changes.borrow_and_update().clone();
+        }
+        let Some(w) = &self.cached else {
             return Err("no writer schema registered yet".to_owned());
         };
         wire::start(w.id, out);
