@@ -242,6 +242,28 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
     }
 }
 
+/// Deletes `names` (a topic that does not exist counts as deleted).
+pub async fn delete_topics(bootstrap: &str, admin: &Auth, names: &[&str]) -> Result<(), String> {
+    let client: AdminClient<DefaultClientContext> = config(bootstrap, admin)
+        .create()
+        .map_err(|e| e.to_string())?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let failed: Vec<String> = client
+        .delete_topics(names, &opts)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|r| r.err())
+        .filter(|(_, code)| *code != RDKafkaErrorCode::UnknownTopicOrPartition)
+        .map(|(name, code)| format!("topic {name}: {code}"))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
 /// The value of record `seq` of a run: a pure function of its ids, so a reader recomputes it.
 pub fn payload(run_id: &str, seq: u64) -> String {
     format!("kafka-harness run={run_id} seq={seq}")
