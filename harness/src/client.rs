@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication, TopicResult};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -226,12 +226,7 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
             .create_topics(new.iter(), &opts)
             .await
             .map_err(|e| e.to_string())?;
-        let failed: Vec<String> = results
-            .into_iter()
-            .filter_map(|r| r.err())
-            .filter(|(_, code)| *code != RDKafkaErrorCode::TopicAlreadyExists)
-            .map(|(name, code)| format!("topic {name}: {code}"))
-            .collect();
+        let failed = topic_errors(results, RDKafkaErrorCode::TopicAlreadyExists);
         if failed.is_empty() {
             return Ok(());
         }
@@ -242,21 +237,28 @@ pub async fn create_topics(bootstrap: &str, admin: &Auth, topics: &[Topic]) -> R
     }
 }
 
+/// The topics an admin request failed for, but for those that failed with `done` (the state it
+/// was to reach is there already).
+fn topic_errors(results: Vec<TopicResult>, done: RDKafkaErrorCode) -> Vec<String> {
+    results
+        .into_iter()
+        .filter_map(|r| r.err())
+        .filter(|(_, code)| *code != done)
+        .map(|(name, code)| format!("topic {name}: {code}"))
+        .collect()
+}
+
 /// Deletes `names` (a topic that does not exist counts as deleted).
 pub async fn delete_topics(bootstrap: &str, admin: &Auth, names: &[&str]) -> Result<(), String> {
     let client: AdminClient<DefaultClientContext> = config(bootstrap, admin)
         .create()
         .map_err(|e| e.to_string())?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let failed: Vec<String> = client
+    let results = client
         .delete_topics(names, &opts)
         .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|r| r.err())
-        .filter(|(_, code)| *code != RDKafkaErrorCode::UnknownTopicOrPartition)
-        .map(|(name, code)| format!("topic {name}: {code}"))
-        .collect();
+        .map_err(|e| e.to_string())?;
+    let failed = topic_errors(results, RDKafkaErrorCode::UnknownTopicOrPartition);
     if failed.is_empty() {
         Ok(())
     } else {
