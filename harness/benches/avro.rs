@@ -7,10 +7,9 @@
 //! rehearsal runs them, one after the other, at a rate too high to ever throttle them: acks=all,
 //! idempotence, no compression, every acknowledgement recorded in an integrity `Ledger`. Each run
 //! writes to a topic of its own (`bench-<n>`, 6 partitions, RF 1), deleted after it with its files
-//! (`log.segment.delete.delay.ms` 0), so the broker holds one run's records at a time: with one
-//! topic for all, a bench of 3,000,000-record runs left ~4.5 GB in the broker's volume for the
-//! kernel to write back while later runs were measured, and the plain runs slowed from 1,045k
-//! to 877k records/s as it went on (1,019k-1,060k with a topic per run).
+//! (`log.segment.delete.delay.ms` 0), so the broker holds one run's records at a time, not the
+//! whole bench's (~4.5 GB with 3,000,000-record runs) for the kernel to write back while later
+//! runs are measured.
 //!
 //! - plain: the harness's own records (ids up front, filler after), sized like a typical Avro
 //!   record of the schema (the mean encoded size of the first records it generates, at least
