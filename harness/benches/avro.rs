@@ -418,10 +418,11 @@ impl Bench<'_> {
             .await
             .map_err(|e| format!("creating topic {topic}: {e}"))?;
         let sample = self.produce_to(c, &topic, records, id).await;
-        client::delete_topics(&bootstrap, &admin, &[&topic])
-            .await
-            .map_err(|e| format!("deleting topic {topic}: {e}"))?;
-        sample
+        let deleted = client::delete_topics(&bootstrap, &admin, &[&topic]).await;
+        // A failed run is the error to report, also when its topic could not be deleted.
+        let sample = sample?;
+        deleted.map_err(|e| format!("deleting topic {topic}: {e}"))?;
+        Ok(sample)
     }
 
     async fn produce_to(

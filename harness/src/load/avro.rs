@@ -69,7 +69,7 @@ pub struct AvroWriter {
     pub current: CurrentSchema,
     pub registrations: Registrations,
     header: Vec<u8>,
-    /// The writer schema of the last record, and what says when a step replaced it.
+    /// The writer schema of the last record, and what says when it was set or replaced since.
     cached: Option<Arc<WriterSchema>>,
     changes: watch::Receiver<Option<Arc<WriterSchema>>>,
 }
@@ -91,7 +91,12 @@ impl AvroWriter {
             initial,
             header: Vec::with_capacity(48),
             cached: None,
-            changes: current.subscribe(),
+            changes: {
+                // Whatever is current when the producer starts is new to it.
+                let mut changes = current.subscribe();
+                changes.mark_changed();
+                changes
+            },
             current,
             registrations,
         }
@@ -147,7 +152,7 @@ impl AvroWriter {
         out: &mut Vec<u8>,
     ) -> Result<OwnedHeaders, String> {
         // One atomic load per record while the schema stays (a step may replace it any time).
-        if self.cached.is_none() || self.changes.has_changed().unwrap_or(false) {
+        if self.changes.has_changed().unwrap_or(false) {
             self.cached = self.changes.borrow_and_update().clone();
         }
         let Some(w) = &self.cached else {
