@@ -15,19 +15,18 @@
 //!   record of the schema (the mean encoded size of the first records it generates, at least
 //!   64 B), so both send comparable values;
 //! - avro: values of `fixtures/avro/order-v1.avsc` generated from (producer, seq), in the
-//!   Confluent wire format with their ids in a header, the schema registered under subject
-//!   `bench-value` when the producer starts (one request to the registry);
-//! - plain+header: the plain records with the same ids header as the Avro records: the control
-//!   that separates what the Avro path costs from what one record header costs.
+//!   Confluent wire format with their ids in the order's `id` field (as a rehearsal's), the
+//!   schema registered under subject `bench-value` when the producer starts (one request to the
+//!   registry).
 //!
 //! Each run has a producer id of its own and a fresh ledger. After a warm-up of each, the measured
-//! runs alternate in ABC CBA order so none profits from a broker that warmed up in the meantime.
+//! runs alternate in AB BA order so neither profits from a broker that warmed up in the meantime.
 //! The rate of a run counts from its first acknowledgement (connecting, authenticating and getting
 //! the producer id are start-up, printed apart). Printed: acknowledged records per second of each,
 //! averaged over the rounds, with the CPU time this process used per record (client and broker
 //! share the same cores; librdkafka's idempotent producer spins on idle CPU, so that figure grows
-//! as the rate drops), and the ratios avro/plain (target: >= 0.8; with the lowest and highest
-//! ratio of a single round, the run-to-run noise) and avro/plain+header. Before the
+//! as the rate drops), and the ratio avro/plain (target: >= 0.8; with the lowest and highest
+//! ratio of a single round, the run-to-run noise). Before the
 //! stack starts, a progress line on stderr gives what writing one Avro record costs here, without
 //! any broker.
 //!
@@ -48,7 +47,7 @@ use std::time::{Duration, Instant};
 use kafka_harness::avro::{self, value, wire, RegistryClient};
 use kafka_harness::checks::integrity::{Ledger, Semantics};
 use kafka_harness::client;
-use kafka_harness::load::avro::{ids_header, AvroWriter};
+use kafka_harness::load::avro::AvroWriter;
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::load::record;
 use kafka_harness::progress::Progress;
@@ -128,17 +127,15 @@ impl Config {
 enum Contender {
     Plain,
     Avro,
-    PlainWithHeader,
 }
 
 impl Contender {
-    const ALL: [Self; 3] = [Self::Plain, Self::Avro, Self::PlainWithHeader];
+    const ALL: [Self; 2] = [Self::Plain, Self::Avro];
 
     fn name(self) -> &'static str {
         match self {
             Self::Plain => "plain",
             Self::Avro => "avro",
-            Self::PlainWithHeader => "plain+header",
         }
     }
 }
@@ -206,7 +203,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let mut producer_id = 0;
     if config.warmup > 0 {
         progress.say(format!(
-            "warm-up: plain, avro, plain+header, {} records each",
+            "warm-up: plain, avro, {} records each",
             config.warmup
         ));
         for c in Contender::ALL {
@@ -285,7 +282,6 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     );
     let plain = line(Contender::Plain);
     let avro = line(Contender::Avro);
-    let with_header = line(Contender::PlainWithHeader);
     // Each round measured each contender once: how far the rounds' own ratios spread.
     let per_round: Vec<f64> = samples
         .chunks(Contender::ALL.len())
@@ -304,12 +300,6 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     println!(
         "ratio avro/plain: {:.2} (target >= 0.80; rounds {low:.2} to {high:.2})",
         avro / plain
-    );
-    println!(
-        "ratio avro/plain+header: {:.2} (the Avro path alone; plain+header/plain: {:.2}, what \
-         the ids header costs)",
-        avro / with_header,
-        with_header / plain
     );
     let mut others = others_before;
     others.extend(common::other_runs(&run).await);
@@ -339,20 +329,22 @@ fn local_cost(schema: &SchemaFile, progress: &Progress) -> Result<u32, String> {
     let (mut generate_s, mut write_s, mut validated_s, mut bytes) = (0.0, 0.0, 0.0, 0_u64);
     let mut framed = Vec::new();
     let mut checked = Vec::new();
+    let mut ids = Vec::new();
     for seq in 0..SIZE_SAMPLE {
         // What a producer does per record: frame, then write the value into the frame as it is
-        // drawn.
+        // drawn, the ids' text in its ids field.
         let t = Instant::now();
         wire::start(1, &mut framed);
+        record::encode("bench", 0, seq, 0, &mut ids);
         encoder
-            .write_record(0, seq, &mut framed)
+            .write_record(0, seq, Some(&ids), &mut framed)
             .map_err(|e| format!("{}: {e}", schema.name()))?;
         write_s += t.elapsed().as_secs_f64();
         bytes += (framed.len() - wire::HEADER_LEN) as u64;
         // The same through a `Value`: generating it, then encoding it validated (what schemas the
         // generator cannot always satisfy get).
         let t = Instant::now();
-        let v = std::hint::black_box(encoder.generate(0, seq));
+        let v = std::hint::black_box(encoder.generate(0, seq, Some(&ids)));
         let t2 = Instant::now();
         checked.clear();
         encoder
@@ -375,25 +367,18 @@ fn local_cost(schema: &SchemaFile, progress: &Progress) -> Result<u32, String> {
         record::encode("bench", 0, seq, size as usize, &mut buf);
     }
     let plain_s = started.elapsed().as_secs_f64();
-    // The ids header each Avro record carries.
-    let mut head = Vec::new();
-    let started = Instant::now();
-    for seq in 0..SIZE_SAMPLE {
-        std::hint::black_box(ids_header("bench", 0, seq, &mut head));
-    }
-    let header_s = started.elapsed().as_secs_f64();
     let us = |s: f64| s * 1e6 / SIZE_SAMPLE as f64;
     progress.say(format!(
         "local cost per record, no broker ({SIZE_SAMPLE} records): avro {:.2} µs \
-         (written as drawn; through a Value instead: generate {:.2}, encode with validation \
-         {:.2}), plain {:.2} µs; avro bodies {:.0} B on average; the ids header {:.2} µs; \
-         building the encoder (once per writer schema) {:.1} µs",
+         (written as drawn, ids in field `{}`; through a Value instead: generate {:.2}, encode \
+         with validation {:.2}), plain {:.2} µs; avro bodies {:.0} B on average; building the \
+         encoder (once per writer schema) {:.1} µs",
         us(write_s),
+        encoder.carrier().unwrap_or("none: a header"),
         us(generate_s),
         us(validated_s),
         us(plain_s),
         bytes as f64 / SIZE_SAMPLE as f64,
-        us(header_s),
         build_s * 1e6
     ));
     Ok(size)
@@ -433,7 +418,6 @@ impl Bench<'_> {
         id: u32,
     ) -> Result<Sample, String> {
         let avro = c == Contender::Avro;
-        let ids_header = c == Contender::PlainWithHeader;
         let spec = ProducerSpec {
             name: format!("bench-{}-{id}", c.name()),
             id,
@@ -478,7 +462,6 @@ impl Bench<'_> {
                     Arc::default(),
                 )
             }),
-            ids_header,
         };
         let cpu_before = common::process_cpu_s();
         let started = Instant::now();

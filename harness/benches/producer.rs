@@ -367,7 +367,6 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
         stop: stop_rx,
         epoch: Instant::now(),
         avro: None,
-        ids_header: false,
     };
     let cpu_before = common::process_cpu_s();
     let started = Instant::now();

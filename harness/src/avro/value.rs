@@ -5,6 +5,10 @@
 //! sequence number and the value's path in the record (`items[1].sku`), so adding a field to a
 //! schema leaves the values of the other fields unchanged.
 //!
+//! A record's ids travel in its value when the schema has a place for them ([`carrier`]: the first
+//! top-level field of type `string`, e.g. an order's `id`): that field holds the ids' text instead
+//! of drawn letters, and a reader takes them from there ([`Judge::carried`]).
+//!
 //! A producer writes with an [`Encoder`] and a consumer judges with a [`Judge`]: both resolve their
 //! schemas once, when built. The free functions (tests only) resolve the schema on every call: they
 //! are the reference the two are checked against.
@@ -35,16 +39,37 @@ pub fn generate(schema: &Schema, producer: u32, seq: u64) -> Value {
         resolved.as_ref().map_or(&empty, |r| r.get_names()),
         producer,
         seq,
+        None,
     )
 }
 
-fn generate_with(schema: &Schema, names: &NamesRef<'_>, producer: u32, seq: u64) -> Value {
+fn generate_with(
+    schema: &Schema,
+    names: &NamesRef<'_>,
+    producer: u32,
+    seq: u64,
+    ids: Option<(usize, &[u8])>,
+) -> Value {
     let generator = Generator {
         names,
         producer,
         seq,
+        ids,
     };
     generator.value(schema)
+}
+
+/// Where a record's ids can travel in its value: the first top-level field of type `string` (no
+/// logical type, not in a union), as its position and name. None for a schema without one.
+pub fn carrier(schema: &Schema) -> Option<(usize, &str)> {
+    let Schema::Record(record) = schema else {
+        return None;
+    };
+    let at = record
+        .fields
+        .iter()
+        .position(|f| matches!(f.schema, Schema::String))?;
+    Some((at, record.fields[at].name.as_str()))
 }
 
 #[cfg(test)]
@@ -154,6 +179,8 @@ pub struct Encoder {
     /// Whether each generated value is validated before it is written: only for a schema that the
     /// generator cannot always satisfy (see [`unsatisfiable`]).
     validate: bool,
+    /// The position of the field that carries the ids, if the schema has one ([`carrier`]).
+    carrier: Option<usize>,
 }
 
 #[ouroboros::self_referencing]
@@ -180,20 +207,42 @@ impl Encoder {
         }
         .try_build()?;
         let validate = inner.with(|f| unsatisfiable(f.schema, f.resolved.get_names()).is_some());
-        Ok(Self { inner, validate })
+        let carrier = carrier(inner.borrow_schema()).map(|(at, _)| at);
+        Ok(Self {
+            inner,
+            validate,
+            carrier,
+        })
     }
 
     pub fn schema(&self) -> &Schema {
         self.inner.borrow_schema()
     }
 
-    /// The record (or value) that `producer` sends as its `seq`-th under this schema.
-    pub fn generate(&self, producer: u32, seq: u64) -> Value {
+    /// The name of the field that carries a record's ids, if the schema has one ([`carrier`]).
+    pub fn carrier(&self) -> Option<&str> {
+        carrier(self.schema()).map(|(_, name)| name)
+    }
+
+    /// Whether the records hold their ids (in the [`carrier`] field).
+    pub fn carries_ids(&self) -> bool {
+        self.carrier.is_some()
+    }
+
+    /// Where `ids` go in a record: nowhere without ids or a carrier field.
+    fn carried<'i>(&self, ids: Option<&'i [u8]>) -> Option<(usize, &'i [u8])> {
+        self.carrier.zip(ids)
+    }
+
+    /// The record (or value) that `producer` sends as its `seq`-th under this schema, with `ids`
+    /// as the text of its carrier field (when it has one; drawn like any string without `ids`).
+    pub fn generate(&self, producer: u32, seq: u64, ids: Option<&[u8]>) -> Value {
         generate_with(
             self.schema(),
             self.inner.borrow_resolved().get_names(),
             producer,
             seq,
+            self.carried(ids),
         )
     }
 
@@ -204,10 +253,16 @@ impl Encoder {
     }
 
     /// Appends the datum of (producer, seq)'s record to `out`: the bytes of
-    /// `encode(schema, &generate(schema, producer, seq))`. The generated value is not validated
+    /// `encode(schema, &self.generate(producer, seq, ids))`. The generated value is not validated
     /// again when the generator always satisfies the schema (most schemas); an error names the
     /// field that does not match.
-    pub fn write_record(&self, producer: u32, seq: u64, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn write_record(
+        &self,
+        producer: u32,
+        seq: u64,
+        ids: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         if !self.validate {
             // Written as it is drawn, without building the value.
             let start = out.len();
@@ -215,6 +270,7 @@ impl Encoder {
                 names: self.inner.borrow_resolved().get_names(),
                 producer,
                 seq,
+                ids: self.carried(ids),
             };
             let written = generator.walk(self.schema(), None, Path::ROOT, 0, &mut Datum { out });
             if written.is_ok() {
@@ -224,7 +280,7 @@ impl Encoder {
             // value path below names the field.
             out.truncate(start);
         }
-        self.encode_value(&self.generate(producer, seq), true, out)
+        self.encode_value(&self.generate(producer, seq, ids), true, out)
     }
 
     fn encode_value(&self, value: &Value, validate: bool, out: &mut Vec<u8>) -> Result<(), String> {
@@ -264,6 +320,10 @@ struct JudgeInner {
     #[borrows(writer, reader)]
     #[covariant]
     datum_reader: GenericDatumReader<'this>,
+    /// Reads with the writer schema alone, for the ids' field.
+    #[borrows(writer)]
+    #[covariant]
+    writer_reader: GenericDatumReader<'this>,
 }
 
 impl Judge {
@@ -279,9 +339,29 @@ impl Judge {
                     .build()
                     .map_err(|e| e.to_string())
             },
+            writer_reader_builder: |w: &Arc<Schema>| {
+                GenericDatumReader::builder(w)
+                    .build()
+                    .map_err(|e| e.to_string())
+            },
         }
         .try_build()?;
         Ok(Self { encoder, inner })
+    }
+
+    /// The text that a body's ids field holds ([`carrier`]), read with the writer schema whatever
+    /// the reader schema drops; None when the writer schema has no such field (the ids then travel
+    /// in a header).
+    pub fn carried(&self, body: &[u8]) -> Option<Result<String, String>> {
+        let at = self.encoder.carrier?;
+        let value = decode_with(self.inner.borrow_writer_reader(), body);
+        Some(value.and_then(|v| match v {
+            Value::Record(mut fields) if at < fields.len() => match fields.swap_remove(at) {
+                (_, Value::String(text)) => Ok(text),
+                (name, other) => Err(format!("field `{name}` holds {other:?}, not a string")),
+            },
+            other => Err(format!("not a record: {other:?}")),
+        }))
     }
 
     /// Decodes a body written with the writer schema, read with the reader schema (schema
@@ -290,17 +370,19 @@ impl Judge {
         decode_with(self.inner.borrow_datum_reader(), body)
     }
 
-    /// What this reader decodes from (producer, seq)'s record written with the writer schema.
-    pub fn expected(&self, producer: u32, seq: u64) -> Result<Value, String> {
+    /// What this reader decodes from (producer, seq)'s record written with the writer schema,
+    /// `ids` in its ids field.
+    pub fn expected(&self, producer: u32, seq: u64, ids: Option<&[u8]>) -> Result<Value, String> {
         let mut body = Vec::new();
-        self.encoder.write_record(producer, seq, &mut body)?;
+        self.encoder.write_record(producer, seq, ids, &mut body)?;
         self.decode(&body)
     }
 
     /// Whether `got` (decoded as by [`Judge::decode`]) is exactly what (producer, seq) generates
-    /// under the writer schema, seen through the reader schema.
-    pub fn intact(&self, producer: u32, seq: u64, got: &Value) -> bool {
-        self.expected(producer, seq).is_ok_and(|want| &want == got)
+    /// under the writer schema, `ids` in its ids field, seen through the reader schema.
+    pub fn intact(&self, producer: u32, seq: u64, ids: Option<&[u8]>, got: &Value) -> bool {
+        self.expected(producer, seq, ids)
+            .is_ok_and(|want| &want == got)
     }
 }
 
@@ -495,6 +577,8 @@ struct Generator<'a, 's> {
     names: &'a NamesRef<'s>,
     producer: u32,
     seq: u64,
+    /// The text that the top-level field at this position holds instead of drawn letters.
+    ids: Option<(usize, &'a [u8])>,
 }
 
 impl Generator<'_, '_> {
@@ -584,8 +668,13 @@ impl Generator<'_, '_> {
             }
             Schema::Record(record) => {
                 let ns = record.name.namespace().or(ns);
-                return sink.record(&record.fields, |sink, field| {
-                    self.walk(&field.schema, ns, path.field(&field.name), depth + 1, sink)
+                let ids = self
+                    .ids
+                    .filter(|_| depth == 0)
+                    .and_then(|(at, text)| Some((record.fields.get(at)?, text)));
+                return sink.record(&record.fields, |sink, field| match ids {
+                    Some((carrier, text)) if std::ptr::eq(field, carrier) => sink.text(text),
+                    _ => self.walk(&field.schema, ns, path.field(&field.name), depth + 1, sink),
                 });
             }
             Schema::Enum(e) if e.symbols.is_empty() => Value::Null,
@@ -658,6 +747,8 @@ trait Sink {
     fn leaf(&mut self, schema: &Schema, value: Value) -> Result<Self::Out, Self::Error>;
     /// A string, bytes or fixed of `len` bytes, to be drawn from `r` ([`Rng::fill`]).
     fn drawn(&mut self, kind: Drawn, len: usize, r: &mut Rng) -> Result<Self::Out, Self::Error>;
+    /// A string that is not drawn: the ids' text.
+    fn text(&mut self, text: &[u8]) -> Result<Self::Out, Self::Error>;
     /// Symbol `index` of an enum.
     fn symbol(&mut self, index: u32, symbol: &str) -> Result<Self::Out, Self::Error>;
     /// `n` items, the `i`-th drawn by `item`.
@@ -707,6 +798,10 @@ impl Sink for Tree {
             Drawn::Fixed => Value::Fixed(len, bytes),
             _ => Value::Bytes(bytes),
         })
+    }
+
+    fn text(&mut self, text: &[u8]) -> Result<Value, Self::Error> {
+        Ok(Value::String(String::from_utf8_lossy(text).into_owned()))
     }
 
     fn symbol(&mut self, index: u32, symbol: &str) -> Result<Value, Self::Error> {
@@ -832,6 +927,11 @@ impl Sink for Datum<'_> {
             self.long(len as i64);
         }
         r.fill(kind, len, self.out);
+        Ok(())
+    }
+
+    fn text(&mut self, text: &[u8]) -> Result<(), String> {
+        self.bytes(text);
         Ok(())
     }
 
@@ -1334,10 +1434,12 @@ mod tests {
             let mut out = vec![9];
             for seq in 0..100 {
                 out.truncate(1);
-                encoder.write_record(4, seq, &mut out).expect("encodes");
+                encoder
+                    .write_record(4, seq, None, &mut out)
+                    .expect("encodes");
                 let want = encode(&schema, &generate(&schema, 4, seq)).expect("encodes");
                 assert_eq!(out[1..], want[..], "{version} seq {seq}");
-                assert_eq!(encoder.generate(4, seq), generate(&schema, 4, seq));
+                assert_eq!(encoder.generate(4, seq, None), generate(&schema, 4, seq));
             }
         }
     }
@@ -1350,7 +1452,9 @@ mod tests {
         let mut out = Vec::new();
         for seq in 0..300 {
             out.clear();
-            encoder.write_record(6, seq, &mut out).expect("encodes");
+            encoder
+                .write_record(6, seq, None, &mut out)
+                .expect("encodes");
             // Map entries are in no particular order in a `Value::Map`: compare what is read.
             let want = generate(&schema, 6, seq);
             assert_eq!(
@@ -1395,7 +1499,7 @@ mod tests {
         assert!(unsatisfiable(&schema, resolved.get_names()).is_some());
         let encoder = Encoder::new(Arc::new(schema)).expect("resolves");
         let err = encoder
-            .write_record(1, 1, &mut Vec::new())
+            .write_record(1, 1, None, &mut Vec::new())
             .expect_err("must fail");
         assert!(
             err.starts_with("field `never`: Null does not match"),
@@ -1473,9 +1577,9 @@ mod tests {
                 let body = encode(writer, &generate(writer, 2, seq)).expect("encodes");
                 let got = judge.decode(&body).expect("decodes");
                 assert_eq!(got, decode(writer, reader, &body).expect("decodes"));
-                assert!(judge.intact(2, seq, &got));
-                assert!(!judge.intact(2, seq + 1, &got));
-                assert!(!judge.intact(3, seq, &got));
+                assert!(judge.intact(2, seq, None, &got));
+                assert!(!judge.intact(2, seq + 1, None, &got));
+                assert!(!judge.intact(3, seq, None, &got));
             }
         }
         let judge = Judge::new(Arc::new(v1.clone()), None).expect("resolves");
@@ -1483,6 +1587,82 @@ mod tests {
         body.push(0);
         let err = judge.decode(&body).expect_err("must fail");
         assert!(err.starts_with("1 bytes left over"), "{err}");
+    }
+
+    #[test]
+    fn ids_travel_in_the_first_plain_string_field() {
+        for version in ["v1", "v2", "v4"] {
+            assert_eq!(carrier(&order(version)), Some((0, "id")), "{version}");
+        }
+        let text = r#"{"type": "record", "name": "R", "fields": [
+            {"name": "n", "type": "long"},
+            {"name": "maybe", "type": ["null", "string"]},
+            {"name": "u", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "inner", "type": {"type": "record", "name": "I", "fields": [
+                {"name": "s", "type": "string"}
+            ]}},
+            {"name": "label", "type": "string"},
+            {"name": "other", "type": "string"}
+        ]}"#;
+        let schema = Schema::parse_str(text).expect("valid schema");
+        assert_eq!(carrier(&schema), Some((4, "label")));
+        let none = r#"{"type": "record", "name": "N", "fields": [
+            {"name": "n", "type": "long"},
+            {"name": "maybe", "type": ["null", "string"]}
+        ]}"#;
+        let none = Schema::parse_str(none).expect("valid schema");
+        assert_eq!(carrier(&none), None);
+        assert_eq!(carrier(&Schema::String), None, "not a record");
+        let encoder = Encoder::new(Arc::new(none.clone())).expect("resolves");
+        assert!(!encoder.carries_ids());
+        let mut out = Vec::new();
+        encoder
+            .write_record(1, 2, Some(b"KH1 r 1 2 0 "), &mut out)
+            .expect("encodes");
+        assert_eq!(out, encode(&none, &generate(&none, 1, 2)).expect("encodes"));
+    }
+
+    #[test]
+    fn the_ids_field_holds_the_ids_and_the_rest_is_unchanged() {
+        let (v1, v2) = (order("v1"), order("v2"));
+        let ids: &[u8] = b"KH1 run7 2 11 0 ";
+        let encoder = Encoder::new(Arc::new(v2.clone())).expect("resolves");
+        assert_eq!(encoder.carrier(), Some("id"));
+        let mut body = Vec::new();
+        encoder
+            .write_record(2, 11, Some(ids), &mut body)
+            .expect("encodes");
+        let with = encoder.generate(2, 11, Some(ids));
+        assert_eq!(
+            body,
+            encode(&v2, &with).expect("encodes"),
+            "as drawn = through a Value"
+        );
+        let (Value::Record(with), Value::Record(without)) = (with, generate(&v2, 2, 11)) else {
+            panic!("records")
+        };
+        for ((name, a), (_, b)) in with.iter().zip(&without) {
+            if name == "id" {
+                assert_eq!(*a, Value::String("KH1 run7 2 11 0 ".into()));
+            } else {
+                assert_eq!(a, b, "field {name}");
+            }
+        }
+        // Read with the writer schema whatever the reader schema keeps.
+        for reader in [None, Some(Arc::new(v1.clone()))] {
+            let judge = Judge::new(Arc::new(v2.clone()), reader).expect("resolves");
+            assert_eq!(
+                judge.carried(&body),
+                Some(Ok("KH1 run7 2 11 0 ".to_owned()))
+            );
+            let got = judge.decode(&body).expect("decodes");
+            assert!(judge.intact(2, 11, Some(ids), &got));
+            assert!(!judge.intact(2, 11, Some(b"KH1 run7 2 11 0"), &got));
+            assert!(!judge.intact(2, 11, None, &got));
+        }
+        let judge = Judge::new(Arc::new(v2), None).expect("resolves");
+        let err = judge.carried(&body[..body.len() - 1]).expect("a carrier");
+        assert!(err.is_err(), "{err:?}");
     }
 
     #[test]

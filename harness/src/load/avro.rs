@@ -1,7 +1,8 @@
 //! Avro load: what an Avro producer writes (a generated value in the Confluent wire format, its ids
-//! in a header) and how an Avro consumer judges what it reads (writer schema fetched by id, read
-//! with its own reader schema, compared with what the ids generate). The integrity oracle sees the
-//! same (producer, seq, intact) as for plain records.
+//! in the value's first top-level string field, or in a header when the schema has none) and how
+//! an Avro consumer judges what it reads (writer schema fetched by id, read with its own reader
+//! schema, compared with what the ids generate). The integrity oracle sees the same (producer,
+//! seq, intact) as for plain records.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,8 @@ use crate::scenario::SchemaFile;
 /// Tries to fetch an unknown writer schema (every 500 ms) before a record counts as undecodable.
 const FETCH_TRIES: u32 = 120;
 
-/// The header carrying a record's ids (`KH1 <run> <producer> <seq> 0 `).
+/// The header carrying a record's ids (`KH1 <run> <producer> <seq> 0 `) when its schema has no
+/// field for them ([`value::carrier`]).
 pub const IDS_HEADER: &str = "kafka-harness";
 
 /// The schema an Avro producer writes with now; a `register_schema` step replaces it.
@@ -68,7 +70,8 @@ pub struct AvroWriter {
     pub initial: SchemaFile,
     pub current: CurrentSchema,
     pub registrations: Registrations,
-    header: Vec<u8>,
+    /// The ids' text of the record being written.
+    ids: Vec<u8>,
     /// The writer schema of the last record, and what says when it was set or replaced since.
     cached: Option<Arc<WriterSchema>>,
     changes: watch::Receiver<Option<Arc<WriterSchema>>>,
@@ -89,7 +92,7 @@ impl AvroWriter {
             registry,
             subject,
             initial,
-            header: Vec::with_capacity(48),
+            ids: Vec::with_capacity(48),
             cached: None,
             changes: {
                 // Whatever is current when the producer starts is new to it.
@@ -143,14 +146,15 @@ impl AvroWriter {
         Ok(())
     }
 
-    /// Writes record `seq`'s value into `out` and returns the header carrying its ids.
+    /// Writes record `seq`'s value into `out`, its ids in it, or in the header returned when the
+    /// writer schema has no field for them.
     pub fn payload(
         &mut self,
         run: &str,
         producer: u32,
         seq: u64,
         out: &mut Vec<u8>,
-    ) -> Result<OwnedHeaders, String> {
+    ) -> Result<Option<OwnedHeaders>, String> {
         // One atomic load per record while the schema stays (a step may replace it any time).
         if self.changes.has_changed().unwrap_or(false) {
             self.cached = self.changes.borrow_and_update().clone();
@@ -159,26 +163,28 @@ impl AvroWriter {
             return Err("no writer schema registered yet".to_owned());
         };
         wire::start(w.id, out);
-        let written = match &w.encoder {
-            Ok(encoder) => encoder.write_record(producer, seq, out),
+        record::encode(run, producer, seq, 0, &mut self.ids);
+        let in_value = match &w.encoder {
+            Ok(encoder) => encoder
+                .write_record(producer, seq, Some(&self.ids), out)
+                .map(|()| encoder.carries_ids()),
             Err(e) => Err(e.clone()),
         };
-        written.map_err(|e| {
+        let in_value = in_value.map_err(|e| {
             format!(
                 "{}: record {seq} does not match the schema: {e}",
                 w.file.name()
             )
         })?;
-        Ok(ids_header(run, producer, seq, &mut self.header))
+        Ok((!in_value).then(|| ids_header(&self.ids)))
     }
 }
 
-/// The header that carries a record's ids (`buf` is scratch space).
-pub fn ids_header(run: &str, producer: u32, seq: u64, buf: &mut Vec<u8>) -> OwnedHeaders {
-    record::encode(run, producer, seq, 0, buf);
+/// The header that carries a record's ids (their text, from [`record::encode`]).
+pub fn ids_header(ids: &[u8]) -> OwnedHeaders {
     OwnedHeaders::new_with_capacity(1).insert(Header {
         key: IDS_HEADER,
-        value: Some(buf),
+        value: Some(ids),
     })
 }
 
@@ -256,24 +262,34 @@ impl AvroReader {
         }
     }
 
-    /// Judges one record: its ids from the header, its value against what they generate. A value
-    /// that cannot be decoded is one of ours delivered corrupted, with the reason to report.
+    /// Judges one record: its ids from its value's ids field (or its header), its value against
+    /// what they generate. A value that cannot be decoded is one of ours delivered corrupted, with
+    /// the reason to report, when its ids can still be read (a header, or a reader schema that
+    /// cannot resolve the writer's); without ids it is no record of ours (its loss shows) and the
+    /// reason is still reported.
     pub async fn judge(
         &self,
         run: &str,
         headers: Option<&rdkafka::message::BorrowedHeaders>,
         payload: &[u8],
     ) -> (Decoded, Option<String>) {
-        let ids = headers
+        let mut ids = headers
             .and_then(|h| h.iter().find(|h| h.key == IDS_HEADER))
             .and_then(|h| h.value)
             .map(|v| record::decode(run, v));
-        let (producer, seq) = match ids {
-            Some(Decoded::Ours { producer, seq, .. }) => (producer, seq),
-            Some(other) => return (other, None),
-            None => return (Decoded::Foreign, None),
+        let result = self.decode(run, &mut ids, payload).await;
+        let (producer, seq) = match (ids, &result) {
+            (Some(Decoded::Ours { producer, seq, .. }), _) => (producer, seq),
+            (Some(other), _) => return (other, None),
+            (None, Ok(_)) => return (Decoded::Foreign, None),
+            (None, Err(e)) => {
+                if let Ok(mut s) = self.stats.lock() {
+                    s.undecodable += 1;
+                }
+                let error = format!("cannot decode an Avro record (nor whose it is): {e}");
+                return (Decoded::Foreign, Some(error));
+            }
         };
-        let result = self.decode(producer, seq, payload).await;
         let (intact, error) = match result {
             Ok((id, intact)) => {
                 if let Ok(mut s) = self.stats.lock() {
@@ -298,7 +314,19 @@ impl AvroReader {
         )
     }
 
-    async fn decode(&self, producer: u32, seq: u64, payload: &[u8]) -> Result<(u32, bool), String> {
+    /// The writer schema id of `payload` and whether it is what `ids` generate; `ids` (from a
+    /// header, or None) are replaced by those the value carries when the writer schema has a
+    /// field for them.
+    async fn decode(
+        &self,
+        run: &str,
+        ids: &mut Option<Decoded>,
+        payload: &[u8],
+    ) -> Result<(u32, bool), String> {
+        if ids.is_some_and(|d| !matches!(d, Decoded::Ours { .. })) {
+            // Another run's, or not ours: no need to read it.
+            return Ok((0, false));
+        }
         let (id, body) = wire::unframe(payload).map_err(|e| e.to_string())?;
         let cached = self.judges.lock().ok().and_then(|j| j.get(&id).cloned());
         let judge = match cached {
@@ -314,8 +342,18 @@ impl AvroReader {
                 judge?
             }
         };
+        let mut text = Vec::new();
+        if let Some(carried) = judge.carried(body) {
+            *ids = Some(record::decode(run, carried?.as_bytes()));
+        }
+        let Some(Decoded::Ours { producer, seq, .. }) = *ids else {
+            return Ok((id, false));
+        };
         let got = judge.decode(body)?;
-        Ok((id, judge.intact(producer, seq, &got)))
+        // Judged against the ids' own text, not the text read: a field altered yet naming the
+        // same ids is a corrupted record too.
+        record::encode(run, producer, seq, 0, &mut text);
+        Ok((id, judge.intact(producer, seq, Some(&text), &got)))
     }
 
     /// The writer schema registered with `id`, waited for while the registry does not answer.

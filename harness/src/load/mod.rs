@@ -224,7 +224,6 @@ impl LoadSet {
                     )),
                     _ => None,
                 },
-                ids_header: false,
             };
             slot.stop = Some(tx);
             slot.task = Some(tokio::spawn(task.run()));

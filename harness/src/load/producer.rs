@@ -112,9 +112,6 @@ pub struct ProducerTask {
     pub epoch: Instant,
     /// Avro producers: the writer schema to send with (registered before the first record).
     pub avro: Option<super::avro::AvroWriter>,
-    /// Plain records also carry their ids in the header Avro records carry them in: the Avro
-    /// benchmark's control. Rehearsals leave it off.
-    pub ids_header: bool,
 }
 
 /// When each record is meant to be sent: the regular rate (with its ramp) merged with bursts.
@@ -254,7 +251,6 @@ impl ProducerTask {
             Vec::with_capacity(usize::try_from(stats.planned.min(50_000_000)).unwrap_or(0));
         let mut inflight = FuturesUnordered::new();
         let mut buf = Vec::with_capacity(spec.record_size as usize);
-        let mut head = Vec::new();
         let mut seq: u64 = 0;
         let mut sending = true;
         let mut backoff = false;
@@ -319,10 +315,10 @@ impl ProducerTask {
                         let headers = match self.avro.as_mut() {
                             None => {
                                 record::encode(&self.run_id, spec.id, seq, spec.record_size as usize, &mut buf);
-                                self.ids_header.then(|| super::avro::ids_header(&self.run_id, spec.id, seq, &mut head))
+                                None
                             }
                             Some(w) => match w.payload(&self.run_id, spec.id, seq, &mut buf) {
-                                Ok(h) => Some(h),
+                                Ok(h) => h,
                                 Err(e) => {
                                     // Not sent: a value the schema refuses is the scenario's error.
                                     self.failed(&mut stats, id, e);
