@@ -381,3 +381,126 @@ impl AvroReader {
         Ok(writer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What a producer writes, judged by a consumer; no registry is asked (each judge is in place
+    //! before the first record) and no broker is involved.
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::avro::parse_avsc;
+
+    const RUN: &str = "run1";
+
+    fn order_v1() -> SchemaFile {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/avro/order-v1.avsc"
+        );
+        SchemaFile(Arc::new(
+            crate::avro::load_avsc(Path::new(path)).expect("loads"),
+        ))
+    }
+
+    /// A schema with no field the ids can travel in.
+    fn no_string_field() -> SchemaFile {
+        let text = r#"{"type": "record", "name": "Tick", "fields": [
+            {"name": "n", "type": "long"},
+            {"name": "label", "type": ["null", "string"]}
+        ]}"#;
+        SchemaFile(Arc::new(
+            parse_avsc(Path::new("tick.avsc"), text.to_owned()).expect("parses"),
+        ))
+    }
+
+    fn registry() -> Arc<RegistryClient> {
+        // Never asked: nothing listens here.
+        Arc::new(RegistryClient::new("http://127.0.0.1:9"))
+    }
+
+    /// A producer writing with `file` as schema id 1, and a consumer that knows id 1.
+    fn pair(file: &SchemaFile) -> (AvroWriter, AvroReader) {
+        let current: CurrentSchema = Arc::new(watch::channel(None).0);
+        current.send_replace(Some(Arc::new(WriterSchema::new(1, file.clone()))));
+        let writer = AvroWriter::new(
+            registry(),
+            "t-value".to_owned(),
+            file.clone(),
+            current,
+            Registrations::default(),
+        );
+        let reader = AvroReader::new(registry(), None, Arc::default());
+        let judge = value::Judge::new(Arc::new(file.0.schema.clone()), None).map(Arc::new);
+        reader.judges.lock().expect("lock").insert(1, judge);
+        (writer, reader)
+    }
+
+    fn ours(producer: u32, seq: u64, intact: bool) -> Decoded {
+        Decoded::Ours {
+            producer,
+            seq,
+            intact,
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_in_the_value_are_read_back_without_a_header() {
+        let (mut writer, reader) = pair(&order_v1());
+        let mut payload = Vec::new();
+        let header = writer.payload(RUN, 3, 42, &mut payload).expect("writes");
+        assert!(header.is_none(), "order-v1 has an `id` field for the ids");
+        assert_eq!(
+            reader.judge(RUN, None, &payload).await,
+            (ours(3, 42, true), None)
+        );
+        assert_eq!(
+            reader.judge("run2", None, &payload).await,
+            (Decoded::OtherRun, None)
+        );
+
+        // Ids rewritten to name another record: judged as that one, and not intact.
+        let at = payload
+            .windows(4)
+            .position(|w| w == b" 42 ")
+            .expect("seq in the value");
+        payload[at + 2] = b'3';
+        assert_eq!(
+            reader.judge(RUN, None, &payload).await,
+            (ours(3, 43, false), None)
+        );
+
+        // Not Avro at all, no header: nobody's record, and the reason is reported.
+        let (d, error) = reader.judge(RUN, None, b"KH1 run1 3 42 0 ").await;
+        assert_eq!(d, Decoded::Foreign);
+        assert!(error.is_some_and(|e| e.starts_with("cannot decode an Avro record (nor whose")));
+        assert_eq!(reader.stats.lock().expect("lock").undecodable, 1);
+    }
+
+    #[tokio::test]
+    async fn a_schema_without_a_string_field_sends_its_ids_in_a_header() {
+        let (mut writer, reader) = pair(&no_string_field());
+        let mut payload = Vec::new();
+        let header = writer
+            .payload(RUN, 5, 7, &mut payload)
+            .expect("writes")
+            .expect("a header");
+        let headers = Some(header.as_borrowed());
+        assert_eq!(
+            reader.judge(RUN, headers, &payload).await,
+            (ours(5, 7, true), None)
+        );
+        let last = payload.len() - 1;
+        payload[last] ^= 0x02;
+        assert_eq!(
+            reader.judge(RUN, headers, &payload).await.0,
+            ours(5, 7, false)
+        );
+        // Without its header, nobody's.
+        assert_eq!(
+            reader.judge(RUN, None, &payload).await,
+            (Decoded::Foreign, None)
+        );
+    }
+}
