@@ -318,8 +318,9 @@ pub struct ProducerSerde {
     #[serde(default)]
     pub start: StartSerde,
     /// Send Avro records in the Confluent wire format instead of the harness's plain records (needs
-    /// a `registry:` in the stack). The record's ids travel in a `kafka-harness` header, its value
-    /// is generated from the schema; `record_size` does not apply.
+    /// a `registry:` in the stack). The value is generated from the schema, the record's ids as the
+    /// text of its first top-level `string` field (a `kafka-harness` header when it has none);
+    /// `record_size` does not apply.
     #[serde(default)]
     pub avro: Option<AvroProducerSerde>,
 }
