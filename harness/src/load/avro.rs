@@ -342,7 +342,6 @@ impl AvroReader {
                 judge?
             }
         };
-        let mut text = Vec::new();
         if let Some(carried) = judge.carried(body) {
             *ids = Some(record::decode(run, carried?.as_bytes()));
         }
@@ -352,6 +351,7 @@ impl AvroReader {
         let got = judge.decode(body)?;
         // Judged against the ids' own text, not the text read: a field altered yet naming the
         // same ids is a corrupted record too.
+        let mut text = Vec::new();
         record::encode(run, producer, seq, 0, &mut text);
         Ok((id, judge.intact(producer, seq, Some(&text), &got)))
     }
