@@ -355,13 +355,23 @@ impl Judge {
     pub fn carried(&self, body: &[u8]) -> Option<Result<String, String>> {
         let at = self.encoder.carrier?;
         let value = decode_with(self.inner.borrow_writer_reader(), body);
-        Some(value.and_then(|v| match v {
-            Value::Record(mut fields) if at < fields.len() => match fields.swap_remove(at) {
-                (_, Value::String(text)) => Ok(text),
-                (name, other) => Err(format!("field `{name}` holds {other:?}, not a string")),
-            },
-            other => Err(format!("not a record: {other:?}")),
-        }))
+        Some(value.and_then(|v| ids_in(&v, at)))
+    }
+
+    /// What [`Judge::carried`] and [`Judge::decode`] give, the body decoded once when the reader
+    /// reads with the writer schema.
+    pub fn read(&self, body: &[u8]) -> (Option<Result<String, String>>, Result<Value, String>) {
+        match self.encoder.carrier {
+            Some(at) if self.inner.borrow_reader().is_none() => {
+                let got = self.decode(body);
+                let ids = got
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|v| ids_in(v, at));
+                (Some(ids), got)
+            }
+            _ => (self.carried(body), self.decode(body)),
+        }
     }
 
     /// Decodes a body written with the writer schema, read with the reader schema (schema
@@ -383,6 +393,18 @@ impl Judge {
     pub fn intact(&self, producer: u32, seq: u64, ids: Option<&[u8]>, got: &Value) -> bool {
         self.expected(producer, seq, ids)
             .is_ok_and(|want| &want == got)
+    }
+}
+
+/// The text of field `at` of a record read with the writer schema.
+fn ids_in(value: &Value, at: usize) -> Result<String, String> {
+    match value {
+        Value::Record(fields) => match fields.get(at) {
+            Some((_, Value::String(text))) => Ok(text.clone()),
+            Some((name, other)) => Err(format!("field `{name}` holds {other:?}, not a string")),
+            None => Err(format!("no field {at} in {value:?}")),
+        },
+        other => Err(format!("not a record: {other:?}")),
     }
 }
 

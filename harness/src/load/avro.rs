@@ -278,40 +278,40 @@ impl AvroReader {
             .and_then(|h| h.value)
             .map(|v| record::decode(run, v));
         let result = self.decode(run, &mut ids, payload).await;
-        let (producer, seq) = match (ids, &result) {
-            (Some(Decoded::Ours { producer, seq, .. }), _) => (producer, seq),
-            (Some(other), _) => return (other, None),
-            (None, Ok(_)) => return (Decoded::Foreign, None),
-            (None, Err(e)) => {
-                if let Ok(mut s) = self.stats.lock() {
-                    s.undecodable += 1;
-                }
-                let error = format!("cannot decode an Avro record (nor whose it is): {e}");
-                return (Decoded::Foreign, Some(error));
-            }
+        let ours = match ids {
+            Some(Decoded::Ours { producer, seq, .. }) => Some((producer, seq)),
+            Some(other) => return (other, None),
+            None => None,
         };
-        let (intact, error) = match result {
-            Ok((id, intact)) => {
-                if let Ok(mut s) = self.stats.lock() {
-                    *s.by_writer_schema.entry(id).or_default() += 1;
-                }
-                (intact, None)
+        if let Ok(mut s) = self.stats.lock() {
+            match (&ours, &result) {
+                (Some(_), Ok((id, _))) => *s.by_writer_schema.entry(*id).or_default() += 1,
+                (_, Err(_)) => s.undecodable += 1,
+                (None, Ok(_)) => {}
             }
-            Err(e) => {
-                if let Ok(mut s) = self.stats.lock() {
-                    s.undecodable += 1;
-                }
-                (false, Some(format!("cannot decode an Avro record: {e}")))
+        }
+        match ours {
+            Some((producer, seq)) => {
+                let intact = result.as_ref().is_ok_and(|(_, intact)| *intact);
+                let error = result
+                    .err()
+                    .map(|e| format!("cannot decode an Avro record: {e}"));
+                (
+                    Decoded::Ours {
+                        producer,
+                        seq,
+                        intact,
+                    },
+                    error,
+                )
             }
-        };
-        (
-            Decoded::Ours {
-                producer,
-                seq,
-                intact,
-            },
-            error,
-        )
+            None => {
+                let error = result
+                    .err()
+                    .map(|e| format!("cannot decode an Avro record (nor whose it is): {e}"));
+                (Decoded::Foreign, error)
+            }
+        }
     }
 
     /// The writer schema id of `payload` and whether it is what `ids` generate; `ids` (from a
@@ -342,13 +342,14 @@ impl AvroReader {
                 judge?
             }
         };
-        if let Some(carried) = judge.carried(body) {
+        let (carried, got) = judge.read(body);
+        if let Some(carried) = carried {
             *ids = Some(record::decode(run, carried?.as_bytes()));
         }
         let Some(Decoded::Ours { producer, seq, .. }) = *ids else {
             return Ok((id, false));
         };
-        let got = judge.decode(body)?;
+        let got = got?;
         // Judged against the ids' own text, not the text read: a field altered yet naming the
         // same ids is a corrupted record too.
         let mut text = Vec::new();
