@@ -427,6 +427,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         log_scan: None,
         canary: None,
         registry: None,
+        routing: None,
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -505,6 +506,10 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             report
                 .checks
                 .extend(crate::checks::avro::evaluate(&scenario, &results));
+            report.checks.extend(crate::checks::routing::evaluate(
+                &scenario,
+                results.routing.as_ref(),
+            ));
             report.checks.extend(crate::checks::canary::evaluate(
                 &scenario,
                 report.canary.as_ref(),

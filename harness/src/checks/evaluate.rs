@@ -84,19 +84,25 @@ pub fn evaluate(
     let no_reader =
         "no consumer reads this scenario's topics, so there is nothing to judge".to_owned();
 
+    // The two versions of a routed service share one ledger: judge it once, under its name.
+    let judged = load.judged();
     if c.no_loss {
         let mut bad = Vec::new();
         let mut seen = Vec::new();
-        for r in &load.consumers {
+        for r in &judged {
             let i = &r.integrity;
             seen.push(format!(
                 "{}: {} acked, {} delivered, {} lost, {} corrupted",
-                r.name, i.acked, i.delivered, i.lost, i.corrupted
+                r.label(),
+                i.acked,
+                i.delivered,
+                i.lost,
+                i.corrupted
             ));
             if i.lost > 0 || i.corrupted > 0 {
                 bad.push(format!(
                     "{}: {} lost ({}), {} corrupted",
-                    r.name,
+                    r.label(),
                     i.lost,
                     ids(&i.samples.lost),
                     i.corrupted
@@ -118,14 +124,14 @@ pub fn evaluate(
         // same offset again (rebalance, restart before the commit) fails only under exactly-once.
         let mut ok = !load.consumers.is_empty();
         let mut detail = Vec::new();
-        for r in &load.consumers {
+        for r in &judged {
             let i = &r.integrity;
             let dup_fails = i.duplicated > 0 && sem != Semantics::AtLeastOnce;
             let re_fails = i.redelivered > 0 && sem == Semantics::ExactlyOnce;
             ok &= !dup_fails && !re_fails;
             detail.push(format!(
                 "{}: {} duplicate(s) in the log ({}), {} redelivery(ies) ({})",
-                r.name,
+                r.label(),
                 i.duplicated,
                 ids(&i.samples.duplicated),
                 i.redelivered,
@@ -149,9 +155,11 @@ pub fn evaluate(
     }
     if c.ordering {
         let strict = sem != Semantics::AtLeastOnce;
-        let re: u64 = load.consumers.iter().map(|r| r.integrity.reordered).sum();
-        let detail: Vec<String> = load
-            .consumers
+        // A routed service's records are split across two consumers that read at their own pace:
+        // their interleaving says nothing about order, so only single consumers are judged.
+        let single: Vec<_> = judged.iter().filter(|r| r.service.is_none()).collect();
+        let re: u64 = single.iter().map(|r| r.integrity.reordered).sum();
+        let mut detail: Vec<String> = single
             .iter()
             .map(|r| {
                 format!(
@@ -162,6 +170,12 @@ pub fn evaluate(
                 )
             })
             .collect();
+        for r in judged.iter().filter(|r| r.service.is_some()) {
+            detail.push(format!(
+                "{}: not judged (its records are split across two versions)",
+                r.label()
+            ));
+        }
         let ok = !load.consumers.is_empty() && (re == 0 || !strict);
         let mut evidence = if load.consumers.is_empty() {
             no_reader.clone()

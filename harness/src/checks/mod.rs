@@ -4,3 +4,4 @@ pub mod evaluate;
 pub mod integrity;
 pub mod lag;
 pub mod logs;
+pub mod routing;

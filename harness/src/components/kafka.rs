@@ -413,6 +413,9 @@ pub fn acl_commands(stack: &Stack) -> Vec<(String, Vec<String>)> {
             match &acl.resource {
                 Resource::Topic(t) => args.extend(["--topic".to_owned(), t.clone()]),
                 Resource::Group(g) => args.extend(["--group".to_owned(), g.clone()]),
+                Resource::TransactionalId(t) => {
+                    args.extend(["--transactional-id".to_owned(), t.clone()]);
+                }
                 Resource::Cluster => args.push("--cluster".to_owned()),
             }
             if acl.prefixed {
@@ -536,6 +539,7 @@ pub fn bootstrap(
             let resource = match &acl.resource {
                 Resource::Topic(t) => format!("--topic '{t}'"),
                 Resource::Group(g) => format!("--group '{g}'"),
+                Resource::TransactionalId(t) => format!("--transactional-id '{t}'"),
                 Resource::Cluster => "--cluster".to_owned(),
             };
             let pattern = if acl.prefixed {

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::record::{self, Decoded};
 use crate::checks::integrity::{Ledger, RecordId};
+use crate::checks::routing::{RoutingTable, ServiceVersion};
 use crate::client::{self, Auth};
 use crate::scenario::{Commit, ConsumerSpec};
 
@@ -41,6 +42,17 @@ pub struct ConsumerTask {
     pub epoch: Instant,
     /// Avro consumers: how values are read and judged.
     pub avro: Option<super::avro::AvroReader>,
+    /// A version of a routed service: where its records came from in the original topic.
+    pub routing: Option<ServiceRouting>,
+}
+
+/// A consumer that is one version of a service behind the canary router.
+#[derive(Debug, Clone)]
+pub struct ServiceRouting {
+    pub table: Arc<Mutex<RoutingTable>>,
+    pub version: ServiceVersion,
+    /// Reads the original topic itself (the promoted version), not a routed topic.
+    pub direct: bool,
 }
 
 impl ConsumerTask {
@@ -68,6 +80,21 @@ impl ConsumerTask {
                 _ = commit_tick.tick() => self.commit(&consumer),
                 m = consumer.recv() => match m {
                     Ok(m) => {
+                        // A routed record is judged where it was acknowledged: its position in the
+                        // original topic, which the router carries in a header.
+                        let at = (m.partition(), m.offset());
+                        let mut origin = at;
+                        if let Some(r) = &self.routing {
+                            if !r.direct {
+                                match super::router::origin(m.headers()) {
+                                    Some(o) => origin = o,
+                                    None => self.error(format!("a record at {}/{} has no {} header", at.0, at.1, super::router::ORIGIN_HEADER)),
+                                }
+                            }
+                            if let Ok(mut t) = r.table.lock() {
+                                t.handled(r.version, r.direct, origin, at);
+                            }
+                        }
                         let Some(payload) = m.payload() else { continue };
                         let decoded = match &self.avro {
                             None => record::decode(&self.run_id, payload),
@@ -82,7 +109,7 @@ impl ConsumerTask {
                         match decoded {
                             Decoded::Ours { producer, seq, intact } => {
                                 if let Ok(mut l) = self.ledger.lock() {
-                                    l.delivered(RecordId { producer, seq }, m.partition(), m.offset(), intact);
+                                    l.delivered(RecordId { producer, seq }, origin.0, origin.1, intact);
                                 }
                                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                             }

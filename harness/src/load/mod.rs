@@ -5,6 +5,8 @@ pub mod avro;
 pub mod consumer;
 pub mod producer;
 pub mod record;
+pub mod router;
+mod routing;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -18,11 +20,14 @@ use tokio::task::JoinHandle;
 use crate::avro::{RegistryClient, RegistryError};
 use crate::checks::integrity::{Integrity, Ledger, Semantics};
 use crate::checks::lag::{LagSeries, LagStatus};
+use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVersion};
 use crate::probes::lag::LagSampler;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
+use crate::scenario::{
+    ConsumerSpec, ProducerSpec, RouterSpec, Scenario, SchemaFile,
+};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registration, Registrations};
-use consumer::{ConsumerCounters, ConsumerError, ConsumerTask};
+use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
 
 struct ProducerSlot {
@@ -47,6 +52,26 @@ struct ConsumerSlot {
     /// How many members this consumer has had (restarts add one).
     members: u32,
     avro: Option<Arc<Mutex<AvroReadStats>>>,
+    /// A version of the routed service: which one, and whether it reads the original topic.
+    routing: Option<(ServiceVersion, bool)>,
+}
+
+impl ConsumerSlot {
+    /// The topic whose producers' records this consumer judges: its own, or for a version of the
+    /// routed service, the router's original topic.
+    fn origin_topic<'a>(&'a self, router: Option<&'a RouterSpec>) -> &'a str {
+        match (self.routing, router) {
+            (Some(_), Some(r)) => &r.topic,
+            _ => &self.spec.topic,
+        }
+    }
+}
+
+struct RouterSlot {
+    router: router::Router,
+    shared: Arc<router::Shared>,
+    task: Option<JoinHandle<()>>,
+    promotion: Option<Promotion>,
 }
 
 /// What a consumer saw, for checks and reports.
@@ -64,6 +89,17 @@ pub struct ConsumerResult {
     /// Avro consumers: what was read with which writer schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avro: Option<AvroReadStats>,
+    /// A version of a routed service: its integrity is the service's (both versions together,
+    /// judged where each record was acknowledged in the original topic).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl ConsumerResult {
+    /// How checks name the ledger: the consumer, or the routed service it is a version of.
+    pub fn label(&self) -> String {
+        self.service.clone().unwrap_or_else(|| self.name.clone())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -73,6 +109,20 @@ pub struct LoadResults {
     /// Schema versions registered during the run (Avro producers and `register_schema` steps).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub registrations: Vec<Registration>,
+    /// Canary routing, when the scenario has a router.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingReport>,
+}
+
+impl LoadResults {
+    /// One consumer result per ledger: the two versions of a routed service share one.
+    pub fn judged(&self) -> Vec<&ConsumerResult> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.consumers
+            .iter()
+            .filter(|c| seen.insert(c.label()))
+            .collect()
+    }
 }
 
 pub struct LoadSet {
@@ -86,6 +136,8 @@ pub struct LoadSet {
     consumers: BTreeMap<String, ConsumerSlot>,
     registry: Option<Arc<RegistryClient>>,
     registrations: Registrations,
+    router: Option<RouterSlot>,
+    routing: Arc<Mutex<RoutingTable>>,
 }
 
 impl std::fmt::Debug for LoadSet {
@@ -108,23 +160,41 @@ impl LoadSet {
         {
             running_auth.insert(u.clone(), running.auth(u));
         }
+        let router_spec = scenario.router.as_ref();
+        let version_of = |name: &str| {
+            router_spec.and_then(|r| {
+                if r.legacy == name {
+                    Some(ServiceVersion::Legacy)
+                } else if r.canary == name {
+                    Some(ServiceVersion::Canary)
+                } else {
+                    None
+                }
+            })
+        };
+        let ledger_for = |topic: &str| {
+            let mut ledger = Ledger::new();
+            for p in scenario.load.producers.iter().filter(|p| p.topic == topic) {
+                ledger.reserve(p.id, p.planned_records());
+            }
+            Arc::new(Mutex::new(ledger))
+        };
+        // Both versions of a routed service share one ledger: the service's.
+        let service_ledger = router_spec.map(|r| ledger_for(&r.topic));
         let consumers: BTreeMap<String, ConsumerSlot> = scenario
             .load
             .consumers
             .iter()
             .map(|c| {
-                let mut ledger = Ledger::new();
-                for p in scenario
-                    .load
-                    .producers
-                    .iter()
-                    .filter(|p| p.topic == c.topic)
-                {
-                    ledger.reserve(p.id, p.planned_records());
-                }
+                let routing = version_of(&c.name).map(|v| (v, false));
+                let ledger = match (&routing, &service_ledger) {
+                    (Some(_), Some(l)) => l.clone(),
+                    _ => ledger_for(&c.topic),
+                };
                 let slot = ConsumerSlot {
+                    routing,
                     spec: c.clone(),
-                    ledger: Arc::new(Mutex::new(ledger)),
+                    ledger,
                     counters: Arc::default(),
                     errors: Arc::default(),
                     lag: Arc::new(Mutex::new(LagSeries::new(c.group.clone(), c.topic.clone()))),
@@ -171,8 +241,21 @@ impl LoadSet {
                 .registry_url()
                 .map(|u| Arc::new(RegistryClient::new(&u))),
             registrations: Arc::default(),
+            router: scenario.router.as_ref().map(|r| RouterSlot {
+                router: router::Router {
+                    spec: r.clone(),
+                    bootstrap: running.bootstrap_servers(),
+                    auth: running.auth(&r.user),
+                    run_id: running.run.id.clone(),
+                },
+                shared: Arc::new(router::Shared::new(r.threshold, epoch)),
+                task: None,
+                promotion: None,
+            }),
+            routing: Arc::default(),
         }
     }
+
 
     /// Starts everything not declared `start: on_step`.
     pub fn start_initial(&mut self) {
@@ -188,8 +271,20 @@ impl LoadSet {
             .filter(|p| !p.spec.on_step)
             .map(|p| p.spec.name.clone())
             .collect();
-        for name in consumers.iter().chain(&producers) {
+        for name in &consumers {
             let _ = self.start(name);
+        }
+        self.start_router();
+        for name in &producers {
+            let _ = self.start(name);
+        }
+    }
+
+    /// Starts a router instance (on a thread of its own: its transactional calls block).
+    fn start_router(&mut self) {
+        if let Some(slot) = &mut self.router {
+            let (router, shared) = (slot.router.clone(), slot.shared.clone());
+            slot.task = Some(tokio::task::spawn_blocking(move || router.run(shared)));
         }
     }
 
@@ -198,12 +293,17 @@ impl LoadSet {
             if slot.task.is_some() || slot.stats.is_some() {
                 return Err(format!("producer {name} was already started"));
             }
-            let ledgers = self
+            let router = self.router.as_ref().map(|r| &r.router.spec);
+            let mut ledgers: Vec<Arc<Mutex<Ledger>>> = Vec::new();
+            for c in self
                 .consumers
                 .values()
-                .filter(|c| c.spec.topic == slot.spec.topic)
-                .map(|c| c.ledger.clone())
-                .collect();
+                .filter(|c| c.origin_topic(router) == slot.spec.topic)
+            {
+                if !ledgers.iter().any(|l| Arc::ptr_eq(l, &c.ledger)) {
+                    ledgers.push(c.ledger.clone());
+                }
+            }
             let (tx, rx) = watch::channel(false);
             let task = ProducerTask {
                 spec: slot.spec.clone(),
@@ -257,6 +357,11 @@ impl LoadSet {
                 )),
                 _ => None,
             },
+            routing: slot.routing.map(|(version, direct)| ServiceRouting {
+                table: self.routing.clone(),
+                version,
+                direct,
+            }),
         };
         slot.stop = Some(tx);
         slot.task = Some(tokio::spawn(task.run()));
@@ -338,10 +443,11 @@ impl LoadSet {
     /// Waits until the consumer has read every acknowledged record of its topic and no producer of
     /// that topic is still sending. Never fails: what is missing at the timeout is for the checks.
     pub async fn drain(&mut self, name: &str, timeout: Duration) -> Result<String, String> {
+        let router = self.router.as_ref().map(|r| &r.router.spec);
         let topic = self
             .consumers
             .get(name)
-            .map(|c| c.spec.topic.clone())
+            .map(|c| c.origin_topic(router).to_owned())
             .ok_or_else(|| format!("no consumer named {name}"))?;
         let deadline = Instant::now() + timeout;
         loop {
@@ -516,15 +622,31 @@ impl LoadSet {
 
     /// Stops everything still running and computes each group's integrity verdict.
     pub async fn finish(mut self) -> LoadResults {
-        let names: Vec<String> = self
-            .producers
-            .keys()
-            .chain(self.consumers.keys())
-            .cloned()
-            .collect();
-        for n in names {
+        let producers: Vec<String> = self.producers.keys().cloned().collect();
+        for n in producers {
             let _ = self.stop(&n).await;
         }
+        // The router commits what it has before its services stop reading.
+        if let Some(slot) = &mut self.router {
+            if let Some(task) = slot.task.take() {
+                slot.shared.desire(router::Desired::Stop);
+                let _ = task.await;
+            }
+        }
+        let consumers: Vec<String> = self.consumers.keys().cloned().collect();
+        for n in consumers {
+            let _ = self.stop(&n).await;
+        }
+        let lags: BTreeMap<String, LagSeries> = self
+            .consumers
+            .iter()
+            .filter_map(|(n, c)| Some((n.clone(), c.lag.lock().ok()?.clone())))
+            .collect();
+        let routing = self.finish_routing(&lags).await;
+        let service = self
+            .router
+            .as_ref()
+            .map(|r| format!("service {} ({} + {})", r.router.spec.name, r.router.spec.legacy, r.router.spec.canary));
         let mut consumers = Vec::new();
         for slot in self.consumers.into_values() {
             if let Some((stop, task)) = slot.sampler {
@@ -552,9 +674,11 @@ impl LoadSet {
                 integrity,
                 errors: slot.errors.lock().map(|e| e.clone()).unwrap_or_default(),
                 avro: slot.avro.and_then(|a| a.lock().ok().map(|a| a.clone())),
+                service: slot.routing.and(service.clone()),
             });
         }
         LoadResults {
+            routing,
             registrations: self
                 .registrations
                 .lock()

@@ -116,6 +116,7 @@ impl Plan {
                         let res = match &a.resource {
                             Resource::Topic(t) => format!("topic {t}"),
                             Resource::Group(g) => format!("group {g}"),
+                            Resource::TransactionalId(t) => format!("transactional id {t}"),
                             Resource::Cluster => "cluster".to_owned(),
                         };
                         let prefixed = if a.prefixed { " (prefix)" } else { "" };

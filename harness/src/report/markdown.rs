@@ -121,6 +121,9 @@ pub fn render(r: &Report) -> String {
     if let Some(reg) = &r.registry {
         registry(&mut o, reg, &r.consumers);
     }
+    if let Some(routing) = &r.routing {
+        o.push_str(&super::routing::markdown(routing));
+    }
     let _ = writeln!(
         o,
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"

@@ -2,6 +2,7 @@
 //! All three are rendered from the same `Report`; none ever holds a password.
 
 mod canary;
+mod routing;
 pub mod junit;
 pub mod markdown;
 
@@ -72,6 +73,9 @@ pub struct Report {
     /// versions registered during the run; absent when the stack has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<crate::probes::registry::RegistryReport>,
+    /// Canary routing of a consumer service: phases, promotion, who handled what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::checks::routing::RoutingReport>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -137,10 +141,25 @@ impl Report {
                 });
             }
         }
+        if let Some(r) = &results.routing {
+            for (at_s, e) in &r.errors {
+                errors.push(TimedErrorLine {
+                    at_s: *at_s,
+                    source: format!("router {}", r.router),
+                    error: creds.redact(e),
+                });
+            }
+        }
         errors.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         self.errors = errors;
         self.producers = results.producers;
         self.consumers = results.consumers;
+        self.routing = results.routing.map(|mut r| {
+            for (_, e) in &mut r.errors {
+                *e = creds.redact(e);
+            }
+            r
+        });
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -349,6 +368,7 @@ mod tests {
                 lag,
                 errors: Vec::new(),
                 avro: None,
+                service: None,
             }],
             errors: vec![TimedErrorLine {
                 at_s: 11.5,
@@ -395,6 +415,7 @@ mod tests {
             }),
             canary: None,
             registry: None,
+            routing: None,
         }
     }
 

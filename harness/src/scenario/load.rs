@@ -422,14 +422,15 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         let mut acls = Vec::new();
         for (j, a) in u.acls.into_iter().enumerate() {
             let ap = up.key("acls").index(j);
-            let resource = match (a.topic, a.group, a.cluster) {
-                (Some(t), None, false) => Resource::Topic(t),
-                (None, Some(g), false) => Resource::Group(g),
-                (None, None, true) => Resource::Cluster,
+            let resource = match (a.topic, a.group, a.transactional_id, a.cluster) {
+                (Some(t), None, None, false) => Resource::Topic(t),
+                (None, Some(g), None, false) => Resource::Group(g),
+                (None, None, Some(t), false) => Resource::TransactionalId(t),
+                (None, None, None, true) => Resource::Cluster,
                 _ => {
                     c.error(
                         &ap,
-                        "an ACL names exactly one of `topic`, `group` or `cluster: true`",
+                        "an ACL names exactly one of `topic`, `group`, `transactional_id` or `cluster: true`",
                     );
                     continue;
                 }
@@ -562,6 +563,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         .collect();
     let nodes: Vec<String> = stack.nodes().iter().map(NodeId::to_string).collect();
 
+    super::router::add_routed_topics(raw.canary_router.as_ref(), &mut topics, &mut topic_names);
     let load = load_section(
         &mut c,
         raw.load,
@@ -572,6 +574,17 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             stack: &stack,
         },
     );
+    let router = super::router::router_section(
+        &mut c,
+        raw.canary_router.take(),
+        &topics,
+        &load.consumers,
+        &user_names,
+    );
+    if let Some(r) = &router {
+        super::router::routed_readers(&mut c, r, &load.consumers);
+    }
+    let mut router_steps = super::router::RouterSteps::default();
     let producer_names: Vec<&str> = load.producers.iter().map(|p| p.name.as_str()).collect();
     let load_avro: BTreeMap<&str, &str> = load
         .producers
@@ -1011,6 +1024,46 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     timeout,
                 }
             }
+            StepKind::SetThreshold(t) => {
+                let p = sp.key("set_threshold");
+                router_steps.check(&mut c, &p, "set_threshold", i, router.as_ref());
+                Step::SetThreshold {
+                    threshold: super::router::threshold(&mut c, &p.key("threshold"), t.threshold),
+                    drain_timeout: c.duration(
+                        &p.key("drain_timeout"),
+                        t.drain_timeout.as_deref(),
+                        Duration::from_secs(60),
+                    ),
+                }
+            }
+            StepKind::Promote(t) => {
+                let p = sp.key("promote");
+                router_steps.check(&mut c, &p, "promote", i, router.as_ref());
+                Step::Promote {
+                    from: super::router::promote_from(&mut c, &p.key("from"), t.from.as_deref()),
+                    drain_timeout: c.duration(
+                        &p.key("drain_timeout"),
+                        t.drain_timeout.as_deref(),
+                        Duration::from_secs(60),
+                    ),
+                }
+            }
+            StepKind::KillRouter(f) => {
+                let p = sp.key("kill_router");
+                router_steps.check(&mut c, &p, "kill_router", i, router.as_ref());
+                Step::RouterFault {
+                    fault: RouterFault::Kill,
+                    down_for: c.duration(&p.key("down_for"), f.down_for.as_deref(), Duration::ZERO),
+                }
+            }
+            StepKind::RestartRouter(f) => {
+                let p = sp.key("restart_router");
+                router_steps.check(&mut c, &p, "restart_router", i, router.as_ref());
+                Step::RouterFault {
+                    fault: RouterFault::Restart,
+                    down_for: c.duration(&p.key("down_for"), f.down_for.as_deref(), Duration::ZERO),
+                }
+            }
             StepKind::Wait(w) => Step::Wait(c.duration(
                 &sp.key("wait").key("duration"),
                 Some(&w.duration),
@@ -1061,6 +1114,12 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             consumer: a.consumer,
             writer_schemas,
         });
+    }
+    if checks.routed_exactly_once && router.is_none() {
+        c.error(
+            &root.key("checks").key("routed_exactly_once"),
+            "`routed_exactly_once` judges canary routing; the scenario has no `canary_router:`",
+        );
     }
     let enabled = checks.enabled();
     for (i, name) in raw.expect.fail.iter().enumerate() {
@@ -1148,6 +1207,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         checks,
         expect_fail: raw.expect.fail,
         canary,
+        router,
     })
 }
 
@@ -1449,6 +1509,7 @@ fn checks_section(
         canary_max_unavailability: canary_checks.max_unavailability,
         canary_e2e_p99: canary_checks.e2e_p99,
         avro_reads: Vec::new(),
+        routed_exactly_once: raw.routed_exactly_once,
     }
 }
 
@@ -1593,7 +1654,7 @@ fn operation(o: OperationSerde) -> Operation {
     }
 }
 
-fn valid_name(s: &str) -> bool {
+pub(super) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))

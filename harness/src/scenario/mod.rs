@@ -4,6 +4,7 @@ mod canary;
 mod diagnostics;
 mod load;
 mod model;
+mod router;
 pub(crate) mod serde_types;
 
 pub use diagnostics::{Diagnostic, InputError};

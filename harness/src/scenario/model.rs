@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use super::canary::{CanaryAvailability, CanaryLatencyBound, CanaryScope, CanarySpec};
+pub use super::router::{PromoteFrom, RouterFault, RouterSpec};
 
 /// A released version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -270,6 +271,7 @@ pub struct Acl {
 pub enum Resource {
     Topic(String),
     Group(String),
+    TransactionalId(String),
     Cluster,
 }
 
@@ -325,6 +327,8 @@ pub struct Scenario {
     pub expect_fail: Vec<String>,
     /// The canary probe that runs under every scenario unless turned off.
     pub canary: CanarySpec,
+    /// Canary routing of a consumer service, when the scenario has it.
+    pub router: Option<RouterSpec>,
     /// Version combinations to run the scenario with (empty: as written).
     pub matrix: Vec<MatrixEntry>,
 }
@@ -493,7 +497,7 @@ pub struct ConsumerSpec {
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 12] = [
+pub const CHECK_NAMES: [&str; 13] = [
     "no_loss",
     "no_duplicates",
     "ordering",
@@ -506,6 +510,7 @@ pub const CHECK_NAMES: [&str; 12] = [
     "canary_max_unavailability",
     "canary_e2e_p99",
     "avro_reads",
+    "routed_exactly_once",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -524,6 +529,7 @@ pub struct Checks {
     pub canary_max_unavailability: Option<Duration>,
     pub canary_e2e_p99: Option<CanaryLatencyBound>,
     pub avro_reads: Vec<AvroReads>,
+    pub routed_exactly_once: bool,
 }
 
 /// An Avro consumer must have read records written with each of these schemas, and decoded all.
@@ -549,6 +555,7 @@ impl Checks {
             self.canary_max_unavailability.is_some(),
             self.canary_e2e_p99.is_some(),
             !self.avro_reads.is_empty(),
+            self.routed_exactly_once,
         ];
         CHECK_NAMES
             .iter()
@@ -671,7 +678,7 @@ impl FromStr for NodeId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Produce {
         topic: String,
@@ -735,6 +742,21 @@ pub enum Step {
         expect: Registration,
         compatibility: Option<String>,
         timeout: Duration,
+    },
+    /// Canary routing: pause, drain both versions, change the threshold, resume.
+    SetThreshold {
+        threshold: f64,
+        drain_timeout: Duration,
+    },
+    /// Canary routing: the new version moves onto the original topic, the legacy one retires.
+    Promote {
+        from: PromoteFrom,
+        drain_timeout: Duration,
+    },
+    /// Canary routing: the router stops (killed or gracefully) and a new instance starts.
+    RouterFault {
+        fault: RouterFault,
+        down_for: Duration,
     },
 }
 
@@ -802,6 +824,21 @@ impl Step {
                 schema.name(),
                 expect.name()
             ),
+            Self::SetThreshold { threshold, .. } => {
+                format!("route a share of {threshold} to the new version")
+            }
+            Self::Promote { from, .. } => format!(
+                "promote the new version (from the {} offsets) and retire the legacy one",
+                from.name()
+            ),
+            Self::RouterFault {
+                fault: RouterFault::Kill,
+                ..
+            } => "kill the router mid-batch".to_owned(),
+            Self::RouterFault {
+                fault: RouterFault::Restart,
+                ..
+            } => "restart the router".to_owned(),
         }
     }
 }

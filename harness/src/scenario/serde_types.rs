@@ -9,6 +9,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 
 pub use super::canary::{CanaryAvailabilitySerde, CanaryLatencySerde, CanarySerde};
+pub use super::router::{CanaryRouterSerde, PromoteSerde, RouterFaultSerde, SetThresholdSerde};
 
 /// A stack: what "production" is. Components, versions, security.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -178,6 +179,9 @@ pub struct AclSerde {
     /// A consumer group name (or prefix); "*" for all groups.
     #[serde(default)]
     pub group: Option<String>,
+    /// A transactional id (or prefix), e.g. for a transactional router: `write` and `describe`.
+    #[serde(default)]
+    pub transactional_id: Option<String>,
     /// The cluster itself (for example to allow `idempotent_write` or `create`).
     #[serde(default)]
     pub cluster: bool,
@@ -236,6 +240,9 @@ pub struct ScenarioSerde {
     /// The canary probe: on unless `enabled: false`.
     #[serde(default)]
     pub canary: Option<CanarySerde>,
+    /// Canary routing of a consumer service between its legacy and its new version.
+    #[serde(default)]
+    pub canary_router: Option<CanaryRouterSerde>,
     /// Version matrix: each entry runs the scenario again with the stack's Kafka release replaced by
     /// `from` and every Kafka/controller rolling upgrade going to `to` (protocol pins follow `from`,
     /// a metadata.version bump follows `to`). `run` runs the entries not marked `nightly`;
@@ -468,6 +475,11 @@ pub struct ChecksSerde {
     /// included) shows one of the kinds named, e.g. `fail_on: [class_not_found, failed_to_start]`.
     #[serde(default)]
     pub log_scan: Option<LogScanSerde>,
+    /// Canary routing: every record of the original topic handled by exactly one version of the
+    /// service (no gap, no overlap, none twice), and the share routed in each phase within the
+    /// router's `share_tolerance` of its threshold.
+    #[serde(default)]
+    pub routed_exactly_once: bool,
     /// Avro consumers that must have read records written with each of the given schemas, and
     /// decoded every record they read (e.g. a consumer still on the old reader schema reading
     /// records written with the new one).
@@ -544,7 +556,7 @@ pub struct ErrorBudgetSerde {
 pub struct ExpectSerde {
     /// Names of checks that must fail: no_loss, no_duplicates, ordering, max_lag, produce_errors,
     /// max_unavailability, preflight, log_scan, canary_availability, canary_max_unavailability,
-    /// canary_e2e_p99.
+    /// canary_e2e_p99, avro_reads, routed_exactly_once.
     #[serde(default)]
     pub fail: Vec<String>,
 }
@@ -633,6 +645,21 @@ pub struct StepSerde {
     /// producer writes with it from then on.
     #[serde(default)]
     pub register_schema: Option<RegisterSchemaSerde>,
+    /// Canary routing: pause the router, wait until both versions have handled everything
+    /// routed, change the threshold, resume.
+    #[serde(default)]
+    pub set_threshold: Option<SetThresholdSerde>,
+    /// Canary routing: stop routing, start the new version on the original topic from the first
+    /// offset not routed (per partition), retire the legacy version.
+    #[serde(default)]
+    pub promote: Option<PromoteSerde>,
+    /// Canary routing: the router dies mid-batch (nothing committed, nothing aborted) and a new
+    /// instance with the same transactional id takes over.
+    #[serde(default)]
+    pub kill_router: Option<RouterFaultSerde>,
+    /// Canary routing: the router commits what it has, stops, and a new instance starts.
+    #[serde(default)]
+    pub restart_router: Option<RouterFaultSerde>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -730,6 +757,10 @@ pub enum StepKind {
     Drain(WaitLoadSerde),
     RestartConsumer(LoadRefSerde),
     RegisterSchema(RegisterSchemaSerde),
+    SetThreshold(SetThresholdSerde),
+    Promote(PromoteSerde),
+    KillRouter(RouterFaultSerde),
+    RestartRouter(RouterFaultSerde),
 }
 
 impl StepSerde {
@@ -756,6 +787,10 @@ impl StepSerde {
             self.drain.map(StepKind::Drain),
             self.restart_consumer.map(StepKind::RestartConsumer),
             self.register_schema.map(StepKind::RegisterSchema),
+            self.set_threshold.map(StepKind::SetThreshold),
+            self.promote.map(StepKind::Promote),
+            self.kill_router.map(StepKind::KillRouter),
+            self.restart_router.map(StepKind::RestartRouter),
         ];
         let mut named: Vec<StepKind> = kinds.into_iter().flatten().collect();
         match named.len() {

@@ -416,5 +416,14 @@ async fn run_one(
             )
             .await
         }
+        Step::SetThreshold {
+            threshold,
+            drain_timeout,
+        } => load.set_threshold(*threshold, *drain_timeout).await,
+        Step::Promote {
+            from,
+            drain_timeout,
+        } => load.promote(*from, *drain_timeout).await,
+        Step::RouterFault { fault, down_for } => plain(load.router_fault(*fault, *down_for).await),
     }
 }

@@ -1,0 +1,93 @@
+//! The canary-routing section of report.md: one row per phase (threshold, records to each
+//! version, the share routed, the pause before it, each version's lag), the promotion, and the
+//! integrity equation per original partition.
+
+use std::fmt::Write as _;
+
+use crate::checks::routing::RoutingReport;
+
+pub fn markdown(r: &RoutingReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## Canary routing\n\nRouter `{}` on `{}` ({}), {} instance(s), {} commit(s), {} abort(s); legacy version `{}`, new version `{}`.\n",
+        r.router,
+        r.topic,
+        if r.transactional {
+            "transactions, exactly-once"
+        } else {
+            "no transactions, at-least-once"
+        },
+        r.instances,
+        r.commits,
+        r.aborts,
+        r.legacy,
+        r.canary
+    );
+    let _ = writeln!(
+        o,
+        "| phase | threshold | from | to | to legacy | to canary | share to canary | pause before | legacy max lag | canary max lag |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (i, p) in r.phases.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {:.1} s | {:.1} s | {} | {} | {} | {} ms | {} | {} |",
+            i + 1,
+            p.threshold,
+            p.started_at_s,
+            p.ended_at_s,
+            p.to_legacy,
+            p.to_canary,
+            p.share().map_or_else(|| "-".to_owned(), |s| format!("{s:.3}")),
+            p.pause_ms,
+            p.legacy_max_lag,
+            p.canary_max_lag
+        );
+    }
+    if let Some(p) = &r.promotion {
+        let starts: Vec<String> = p
+            .started_at
+            .iter()
+            .map(|(part, o)| {
+                format!(
+                    "{part}: {o} (router stopped before {})",
+                    p.router_end.get(part).copied().unwrap_or(0)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "\nPromoted at {:.1} s from the `{}` offsets; the new version started at {}.",
+            p.at_s,
+            p.from,
+            starts.join(", ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n| partition | records | legacy | canary (direct) | records − canary − legacy | unhandled | by both versions | twice by one version | gap at promotion | overlap at promotion | re-reads |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for p in &r.verdict.partitions {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} |",
+            p.partition,
+            p.records,
+            p.legacy,
+            p.canary,
+            p.direct,
+            p.balance,
+            p.unhandled,
+            p.by_both_versions,
+            p.twice_by_one_version,
+            p.gap_at_promotion,
+            p.overlap_at_promotion,
+            p.redelivered
+        );
+    }
+    for (at, e) in r.errors.iter().take(10) {
+        let _ = writeln!(o, "- router error at {at:.1} s: {}", e.replace('|', "\\|"));
+    }
+    o.push('\n');
+    o
+}
