@@ -181,6 +181,17 @@ impl Plan {
                     });
                     format!("consumer {} <- {} as {}: group {}, commit {:?}{when}", c.name, c.topic, c.user, c.group, c.commit).to_lowercase() + &avro
                 }))
+                .chain(s.router.iter().map(|r| {
+                    let mode = if r.transactional {
+                        format!("in transactions (transactional.id {}-<run id>)", r.name)
+                    } else {
+                        "without transactions (offsets committed after a flush)".to_owned()
+                    };
+                    format!(
+                        "router {} as {}: {} -> {} (legacy: {}) or {} (canary: {}) from threshold {}, {mode}, committing every {}",
+                        r.name, r.user, r.topic, r.legacy_topic, r.legacy, r.canary_topic, r.canary, r.threshold, format_duration(r.commit_interval)
+                    )
+                }))
                 .collect(),
             steps: s.steps.iter().map(crate::scenario::Step::label).collect(),
             semantics: s.semantics.to_string(),
