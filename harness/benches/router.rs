@@ -159,7 +159,11 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         }
     }
     let mean = |c: Contender, f: fn(&Sample) -> Option<f64>| {
-        let v: Vec<f64> = samples.iter().filter(|s| s.contender == c).filter_map(f).collect();
+        let v: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.contender == c)
+            .filter_map(f)
+            .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     println!(
@@ -180,7 +184,12 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let per_round: Vec<f64> = samples
         .chunks(Contender::ALL.len())
         .filter_map(|round| {
-            let rate = |c| round.iter().find(|s| s.contender == c).map(|s| s.records_per_s);
+            let rate = |c| {
+                round
+                    .iter()
+                    .find(|s| s.contender == c)
+                    .map(|s| s.records_per_s)
+            };
             Some(rate(Contender::Transactional)? / rate(Contender::Plain)?)
         })
         .collect();
@@ -188,7 +197,9 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let high = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let ratio = mean(Contender::Transactional, |s| Some(s.records_per_s)).unwrap_or_default()
         / mean(Contender::Plain, |s| Some(s.records_per_s)).unwrap_or(1.0);
-    println!("ratio transactional/plain: {ratio:.2} (target >= 0.80; rounds {low:.2} to {high:.2})");
+    println!(
+        "ratio transactional/plain: {ratio:.2} (target >= 0.80; rounds {low:.2} to {high:.2})"
+    );
     println!(
         "machine: {} cores, load average {} before, {} after",
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -248,7 +259,10 @@ async fn fill(running: &RunningStack, records: u64) -> Result<(), String> {
         .await
         .map_err(|e| format!("the fill producer failed: {e}"))?;
     if stats.acked != records {
-        return Err(format!("only {} of {records} source records acknowledged", stats.acked));
+        return Err(format!(
+            "only {} of {records} source records acknowledged",
+            stats.acked
+        ));
     }
     Ok(())
 }
@@ -285,9 +299,8 @@ async fn route(
         run_id: running.run.id.clone(),
     };
     let shared = Arc::new(Shared::new(0.5, Instant::now()));
-    let routed = |s: &Shared| {
-        s.committed(ServiceVersion::Legacy) + s.committed(ServiceVersion::Canary)
-    };
+    let routed =
+        |s: &Shared| s.committed(ServiceVersion::Legacy) + s.committed(ServiceVersion::Canary);
     let cpu_before = common::process_cpu_s();
     let thread = {
         let shared = shared.clone();

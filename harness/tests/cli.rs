@@ -492,3 +492,99 @@ fn avro_input_errors_name_the_file_and_the_key() {
         "{err}"
     );
 }
+
+/// A scenario with a canary router over `t1`, its two versions reading the routed topics.
+const ROUTED: &str = "name: t\nstack: stack.yaml\ntopics:\n  - name: t1\n    partitions: 3\n    replication_factor: 3\ncanary_router:\n  topic: t1\n  user: app\n  threshold: 0.1\n  legacy: v1\n  canary: v2\nload:\n  consumers:\n    - { name: v1, topic: t1-legacy, user: app, group: g1 }\n    - { name: v2, topic: t1-canary, user: app, group: g2 }\nsteps:\n  - set_threshold: { threshold: 0.5 }\n  - promote: {}\nchecks:\n  routed_exactly_once: true\n";
+
+#[test]
+fn a_canary_router_is_validated() {
+    let (_dir, path) = broken(STACK, ROUTED);
+    let o = harness(&["plan", path.to_str().expect("utf-8"), "--no-preflight"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    // The routed topics are created like the original.
+    assert!(plan.contains("t1-legacy      partitions=3 rf=3"), "{plan}");
+    assert!(plan.contains("router router as app: t1 -> t1-legacy (legacy: v1) or t1-canary (canary: v2) from threshold 0.1, in transactions"), "{plan}");
+
+    let err = refused(
+        STACK,
+        &ROUTED
+            .replace("threshold: 0.1", "threshold: 1.5")
+            .replace("canary: v2\n", "canary: v3\n")
+            .replace("user: app\n  thr", "user: apq\n  thr"),
+        "validate",
+    );
+    assert!(
+        err.contains("DIR/scenario.yaml:10:14: canary_router.threshold: 1.5 is not a share"),
+        "{err}"
+    );
+    assert!(
+        err.contains("canary_router.canary: no consumer named `v3` under `load.consumers`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("canary_router.user: unknown user `apq`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `app`?"), "{err}");
+
+    let err = refused(
+        STACK,
+        &ROUTED.replace("topic: t1-canary", "topic: t1"),
+        "validate",
+    );
+    assert!(
+        err.contains("consumer `v2` reads `t1`; the canary version reads `t1-canary`"),
+        "{err}"
+    );
+
+    let err = refused(
+        STACK,
+        &ROUTED.replace("  topic: t1\n  user", "  topic: t9\n  user"),
+        "validate",
+    );
+    assert!(
+        err.contains("canary_router.topic: topic `t9` is not declared under `topics`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn router_steps_need_a_router_and_nothing_routes_after_a_promotion() {
+    let err = refused(
+        STACK,
+        &ROUTED.replace(
+            "  - promote: {}\n",
+            "  - promote: {}\n  - kill_router: {}\n",
+        ),
+        "validate",
+    );
+    assert!(
+        err.contains(
+            "steps[2].kill_router: step 2 promoted the new version and stopped the router"
+        ),
+        "{err}"
+    );
+
+    let err = refused(
+        STACK,
+        &format!("{SCENARIO}  - set_threshold: {{ threshold: 0.5 }}\ncanary_router_is: missing\n")
+            .replace(
+                "canary_router_is: missing\n",
+                "checks:\n  routed_exactly_once: true\n",
+            ),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[1].set_threshold: `set_threshold` needs a `canary_router:` section"),
+        "{err}"
+    );
+    assert!(err.contains("checks.routed_exactly_once: `routed_exactly_once` judges canary routing; the scenario has no `canary_router:`"), "{err}");
+
+    let err = refused(
+        STACK,
+        &ROUTED.replace("promote: {}", "promote: { from: newest }"),
+        "validate",
+    );
+    assert!(err.contains("steps[1].promote.from: `newest` is not a start position; expected translated, latest or earliest"), "{err}");
+}

@@ -82,7 +82,10 @@ impl RoutingTable {
         }
         let copies = &mut slots[idx];
         if let Some(c) = copies.iter_mut().find(|c| {
-            c.version == version && c.direct == direct && c.partition == partition && c.offset == offset
+            c.version == version
+                && c.direct == direct
+                && c.partition == partition
+                && c.offset == offset
         }) {
             c.reads += 1;
             return;
@@ -107,7 +110,11 @@ impl RoutingTable {
     /// Judges the table: `ends` is each original partition's end offset when the run ended,
     /// `router_end` the first offset the router had not routed when it was promoted away (empty
     /// without a promotion).
-    pub fn verdict(&self, ends: &BTreeMap<i32, i64>, router_end: &BTreeMap<i32, i64>) -> RoutingVerdict {
+    pub fn verdict(
+        &self,
+        ends: &BTreeMap<i32, i64>,
+        router_end: &BTreeMap<i32, i64>,
+    ) -> RoutingVerdict {
         let (empty, none) = (Vec::new(), Vec::new());
         let mut partitions = Vec::new();
         for (&partition, &end) in ends {
@@ -350,10 +357,18 @@ pub fn evaluate(scenario: &Scenario, routing: Option<&RoutingReport>) -> Vec<Che
         .partitions
         .iter()
         .filter(|p| p.balance != 0)
-        .map(|p| format!("partition {}: {} − {} − {} = {}", p.partition, p.records, p.canary, p.legacy, p.balance))
+        .map(|p| {
+            format!(
+                "partition {}: {} − {} − {} = {}",
+                p.partition, p.records, p.canary, p.legacy, p.balance
+            )
+        })
         .collect();
     if !unbalanced.is_empty() {
-        bad.push(format!("#original − #canary − #legacy ≠ 0 ({})", unbalanced.join("; ")));
+        bad.push(format!(
+            "#original − #canary − #legacy ≠ 0 ({})",
+            unbalanced.join("; ")
+        ));
     }
     let mut shares = Vec::new();
     for (i, ph) in r.phases.iter().enumerate() {
@@ -369,7 +384,11 @@ pub fn evaluate(scenario: &Scenario, routing: Option<&RoutingReport>) -> Vec<Che
                     ));
                 }
             }
-            _ => shares.push(format!("phase {} {:.2}: {total} record(s), not judged", i + 1, ph.threshold)),
+            _ => shares.push(format!(
+                "phase {} {:.2}: {total} record(s), not judged",
+                i + 1,
+                ph.threshold
+            )),
         }
     }
     let redelivered = v.sum(|p| p.redelivered);
@@ -385,7 +404,13 @@ pub fn evaluate(scenario: &Scenario, routing: Option<&RoutingReport>) -> Vec<Che
     } else {
         bad.join("; ")
     };
-    vec![CheckResult::of(scenario, name.into(), name, bad.is_empty(), evidence)]
+    vec![CheckResult::of(
+        scenario,
+        name.into(),
+        name,
+        bad.is_empty(),
+        evidence,
+    )]
 }
 
 #[cfg(test)]
@@ -407,7 +432,10 @@ mod tests {
         let v = t.verdict(&ends(10), &BTreeMap::new());
         let p = &v.partitions[0];
         assert_eq!((p.records, p.legacy, p.canary, p.balance), (10, 6, 4, 0));
-        assert_eq!((p.unhandled, p.by_both_versions, p.twice_by_one_version), (0, 0, 0));
+        assert_eq!(
+            (p.unhandled, p.by_both_versions, p.twice_by_one_version),
+            (0, 0, 0)
+        );
         assert_eq!(t.routed_handled(Canary), 4);
     }
 
@@ -449,7 +477,10 @@ mod tests {
             t.handled(Canary, true, (0, o), (0, o));
         }
         let p = &t.verdict(&ends(10), &end).partitions[0];
-        assert_eq!((p.overlap_at_promotion, p.by_both_versions, p.unhandled), (5, 5, 0));
+        assert_eq!(
+            (p.overlap_at_promotion, p.by_both_versions, p.unhandled),
+            (5, 5, 0)
+        );
     }
 
     #[test]

@@ -23,9 +23,7 @@ use crate::checks::lag::{LagSeries, LagStatus};
 use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVersion};
 use crate::probes::lag::LagSampler;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{
-    ConsumerSpec, ProducerSpec, RouterSpec, Scenario, SchemaFile,
-};
+use crate::scenario::{ConsumerSpec, ProducerSpec, RouterSpec, Scenario, SchemaFile};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registration, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
@@ -255,7 +253,6 @@ impl LoadSet {
             routing: Arc::default(),
         }
     }
-
 
     /// Starts everything not declared `start: on_step`.
     pub fn start_initial(&mut self) {
@@ -643,10 +640,12 @@ impl LoadSet {
             .filter_map(|(n, c)| Some((n.clone(), c.lag.lock().ok()?.clone())))
             .collect();
         let routing = self.finish_routing(&lags).await;
-        let service = self
-            .router
-            .as_ref()
-            .map(|r| format!("service {} ({} + {})", r.router.spec.name, r.router.spec.legacy, r.router.spec.canary));
+        let service = self.router.as_ref().map(|r| {
+            format!(
+                "service {} ({} + {})",
+                r.router.spec.name, r.router.spec.legacy, r.router.spec.canary
+            )
+        });
         let mut consumers = Vec::new();
         for slot in self.consumers.into_values() {
             if let Some((stop, task)) = slot.sampler {

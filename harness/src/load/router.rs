@@ -269,7 +269,11 @@ impl Router {
                     if let Some(Ok(m)) = consumer.poll(Duration::from_millis(20)) {
                         // Fetched before the pause took effect: read again after the resume.
                         let mut tpl = TopicPartitionList::new();
-                        let _ = tpl.add_partition_offset(m.topic(), m.partition(), Offset::Offset(m.offset()));
+                        let _ = tpl.add_partition_offset(
+                            m.topic(),
+                            m.partition(),
+                            Offset::Offset(m.offset()),
+                        );
                         drop(m);
                         let _ = consumer.seek_partitions(tpl, Duration::from_secs(5));
                     }
@@ -323,7 +327,10 @@ impl Router {
                     loop {
                         match producer.send(record) {
                             Ok(()) => break,
-                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                            Err((
+                                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                                r,
+                            )) => {
                                 record = r;
                                 producer.poll(Duration::from_millis(10));
                             }
@@ -436,14 +443,22 @@ impl Default for Batch {
     }
 }
 
-/// Offsets of `group` on every partition of `topic`: committed (None where nothing is), and the
-/// partitions' end offsets. Blocking; the admin may read any group.
+/// Where a group stands on every partition of a topic.
+#[derive(Debug, Clone, Default)]
+pub struct Positions {
+    /// The group's committed offsets (None where it committed nothing).
+    pub committed: BTreeMap<i32, Option<i64>>,
+    /// The partitions' end offsets.
+    pub ends: BTreeMap<i32, i64>,
+}
+
+/// Offsets of `group` on every partition of `topic`. Blocking; the admin may read any group.
 pub fn positions(
     bootstrap: &str,
     admin: &Auth,
     group: &str,
     topic: &str,
-) -> Result<(BTreeMap<i32, Option<i64>>, BTreeMap<i32, i64>), String> {
+) -> Result<Positions, String> {
     let consumer: BaseConsumer = client::config(bootstrap, admin)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
@@ -481,7 +496,7 @@ pub fn positions(
             (e.partition(), o)
         })
         .collect();
-    Ok((committed, ends))
+    Ok(Positions { committed, ends })
 }
 
 /// Commits `offsets` of `topic` for `group` (which must have no member): the offset translation
@@ -517,8 +532,13 @@ mod tests {
         assert_eq!(rate(b"key-7"), rate(b"key-7"));
         let keys: Vec<String> = (0..1000).map(|i| format!("key-{i}")).collect();
         let below = keys.iter().filter(|k| rate(k.as_bytes()) < 0.1).count();
-        assert!((60..=140).contains(&below), "{below} of 1000 keys below 0.1");
-        assert!(keys.iter().all(|k| (0.0..1.0).contains(&rate(k.as_bytes()))));
+        assert!(
+            (60..=140).contains(&below),
+            "{below} of 1000 keys below 0.1"
+        );
+        assert!(keys
+            .iter()
+            .all(|k| (0.0..1.0).contains(&rate(k.as_bytes()))));
     }
 
     #[test]
@@ -534,7 +554,10 @@ mod tests {
         for i in 0..500 {
             let key = format!("key-{i}");
             if route(Some(key.as_bytes()), 0, 0, 0.1) == ServiceVersion::Canary {
-                assert_eq!(route(Some(key.as_bytes()), 0, 0, 0.5), ServiceVersion::Canary);
+                assert_eq!(
+                    route(Some(key.as_bytes()), 0, 0, 0.5),
+                    ServiceVersion::Canary
+                );
             }
         }
     }

@@ -175,7 +175,7 @@ impl LoadSet {
         let spec = slot.router.spec.clone();
         let (bootstrap, admin) = (self.bootstrap.clone(), self.admin.clone());
         let (group, topic) = (spec.name.clone(), spec.topic.clone());
-        let (committed, ends) = tokio::task::spawn_blocking(move || {
+        let router::Positions { committed, ends } = tokio::task::spawn_blocking(move || {
             router::positions(&bootstrap, &admin, &group, &topic)
         })
         .await
@@ -194,8 +194,11 @@ impl LoadSet {
             PromoteFrom::Earliest => router_end.keys().map(|&p| (p, 0)).collect(),
         };
         let canary_group = self.consumers[&spec.canary].spec.group.clone();
-        let (bootstrap, admin, topic) =
-            (self.bootstrap.clone(), self.admin.clone(), spec.topic.clone());
+        let (bootstrap, admin, topic) = (
+            self.bootstrap.clone(),
+            self.admin.clone(),
+            spec.topic.clone(),
+        );
         let offsets = started_at.clone();
         tokio::task::spawn_blocking(move || {
             router::commit_offsets(&bootstrap, &admin, &canary_group, &topic, &offsets)
@@ -286,7 +289,7 @@ impl LoadSet {
         })
         .await
         {
-            Ok(Ok((_, ends))) => ends,
+            Ok(Ok(p)) => p.ends,
             Ok(Err(e)) => {
                 errors.push((self.epoch.elapsed().as_secs_f64(), e));
                 BTreeMap::new()
@@ -332,9 +335,7 @@ impl LoadSet {
             canary: spec.canary.clone(),
             phases,
             promotion,
-            instances: shared
-                .instances
-                .load(std::sync::atomic::Ordering::SeqCst),
+            instances: shared.instances.load(std::sync::atomic::Ordering::SeqCst),
             commits: shared.commits.load(std::sync::atomic::Ordering::SeqCst),
             aborts: shared.aborts.load(std::sync::atomic::Ordering::SeqCst),
             errors,

@@ -2,9 +2,9 @@
 //! All three are rendered from the same `Report`; none ever holds a password.
 
 mod canary;
-mod routing;
 pub mod junit;
 pub mod markdown;
+mod routing;
 
 use std::path::Path;
 

@@ -280,7 +280,10 @@ pub(super) fn add_routed_topics(
         return;
     };
     // The routed topics have the original's shape, so a record keeps its partition.
-    for routed in [format!("{}-legacy", raw.topic), format!("{}-canary", raw.topic)] {
+    for routed in [
+        format!("{}-legacy", raw.topic),
+        format!("{}-canary", raw.topic),
+    ] {
         if names.insert(routed.clone()) {
             topics.push(Topic {
                 name: routed,
@@ -343,7 +346,9 @@ pub(super) fn promote_from(c: &mut Checker, path: &KeyPath, raw: Option<&str>) -
         Some(other) => {
             c.error(
                 path,
-                format!("`{other}` is not a start position; expected translated, latest or earliest"),
+                format!(
+                    "`{other}` is not a start position; expected translated, latest or earliest"
+                ),
             );
             PromoteFrom::Translated
         }
@@ -352,11 +357,7 @@ pub(super) fn promote_from(c: &mut Checker, path: &KeyPath, raw: Option<&str>) -
 
 /// Routed topics may not be read by consumers other than the two versions (their records are the
 /// service's, judged together).
-pub(super) fn routed_readers(
-    c: &mut Checker,
-    router: &RouterSpec,
-    consumers: &[ConsumerSpec],
-) {
+pub(super) fn routed_readers(c: &mut Checker, router: &RouterSpec, consumers: &[ConsumerSpec]) {
     for (i, k) in consumers.iter().enumerate() {
         let routed = k.topic == router.legacy_topic || k.topic == router.canary_topic;
         if routed && k.name != router.legacy && k.name != router.canary {
