@@ -609,6 +609,17 @@ impl LoadSet {
                 c.counters.delivered.load(Ordering::Relaxed)
             ));
         }
+        if let Some(r) = self.router.as_ref().filter(|r| r.task.is_some()) {
+            let s = &r.shared;
+            parts.push(format!(
+                "router {} at {}{}: {} to legacy, {} to canary",
+                r.router.spec.name,
+                s.threshold(),
+                if s.is_paused() { " (paused)" } else { "" },
+                s.committed(ServiceVersion::Legacy),
+                s.committed(ServiceVersion::Canary)
+            ));
+        }
         parts.join(" | ")
     }
 

@@ -86,9 +86,70 @@ pub fn markdown(r: &RoutingReport) -> String {
             p.redelivered
         );
     }
+    if !r.errors.is_empty() {
+        o.push('\n');
+    }
     for (at, e) in r.errors.iter().take(10) {
         let _ = writeln!(o, "- router error at {at:.1} s: {}", e.replace('|', "\\|"));
     }
     o.push('\n');
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::checks::routing::{Promotion, RoutingPhase, RoutingTable, ServiceVersion};
+
+    #[test]
+    fn routing_section() {
+        let phase = |threshold, from, to, legacy, canary, pause_ms| RoutingPhase {
+            threshold,
+            started_at_s: from,
+            ended_at_s: to,
+            to_legacy: legacy,
+            to_canary: canary,
+            pause_ms,
+            legacy_max_lag: 40,
+            canary_max_lag: 7,
+        };
+        let mut table = RoutingTable::new();
+        for o in 0..8 {
+            let v = if o < 6 {
+                ServiceVersion::Legacy
+            } else {
+                ServiceVersion::Canary
+            };
+            table.handled(v, false, (0, o), (0, o));
+        }
+        table.handled(ServiceVersion::Canary, true, (0, 9), (0, 9));
+        let ends = BTreeMap::from([(0, 10)]);
+        let router_end = BTreeMap::from([(0, 8)]);
+        let report = RoutingReport {
+            router: "canary-router".into(),
+            topic: "orders".into(),
+            transactional: true,
+            legacy: "orders-v1".into(),
+            canary: "orders-v2".into(),
+            phases: vec![
+                phase(0.1, 1.0, 5.0, 5, 1, 0),
+                phase(1.0, 5.0, 9.0, 1, 1, 120),
+            ],
+            promotion: Some(Promotion {
+                at_s: 9.5,
+                from: "latest".into(),
+                router_end: router_end.clone(),
+                started_at: BTreeMap::from([(0, 9)]),
+            }),
+            instances: 2,
+            commits: 31,
+            aborts: 0,
+            errors: vec![(4.2, "commit: Broker: Not coordinator".into())],
+            verdict: table.verdict(&ends, &router_end),
+            ends,
+        };
+        insta::assert_snapshot!(markdown(&report));
+    }
 }
