@@ -588,3 +588,80 @@ fn router_steps_need_a_router_and_nothing_routes_after_a_promotion() {
     );
     assert!(err.contains("steps[1].promote.from: `newest` is not a start position; expected translated, latest or earliest"), "{err}");
 }
+
+/// Validates one file written at `rel` inside a temporary folder; returns exit code and stderr.
+fn validate_file(rel: &str, text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(rel);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(&path, text).expect("write");
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    (
+        o.status.code(),
+        stderr(&o).replace(&dir.path().display().to_string(), "DIR"),
+    )
+}
+
+#[test]
+fn an_empty_file_says_it_is_empty_and_what_each_kind_needs() {
+    let (code, err) = validate_file("x.yaml", "# just a comment\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("DIR/x.yaml:1:1: the file is empty (or only comments): a stack file is a mapping with the keys `name`, `kafka`"), "{err}");
+    assert!(
+        err.contains("a scenario file is a mapping with the keys `name`, `stack`, `steps`"),
+        "{err}"
+    );
+    assert!(!err.contains("missing field"), "{err}");
+    // In a stacks/ folder, only what a stack needs.
+    let (code, err) = validate_file("stacks/x.yaml", "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("the file is empty (or only comments): a stack file is"),
+        "{err}"
+    );
+    assert!(!err.contains("a scenario file is"), "{err}");
+}
+
+#[test]
+fn a_sequence_at_the_top_names_the_mapping_it_should_be() {
+    let (code, err) = validate_file("scenarios/x.yaml", "- name: x\n- stack: y\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("DIR/scenarios/x.yaml:1:1: the top level is a sequence: a scenario file is a mapping with the keys `name`, `stack`, `steps`"), "{err}");
+    assert!(!err.contains("Serde"), "{err}");
+    // Nested too: serde's Rust type names never reach the user.
+    let (_, err) = validate_file("stacks/x.yaml", "name: x\nkafka: [1, 2]\n");
+    assert!(
+        err.contains("kafka: invalid type: sequence, expected a mapping"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_scenario_without_its_stack_key_gets_scenario_errors() {
+    // In scenarios/: read as a scenario, whatever its keys.
+    let (code, err) = validate_file(
+        "scenarios/x.yaml",
+        "name: x\nsteps:\n  - wait: { duration: 1s }\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing field `stack`"), "{err}");
+    assert!(!err.contains("kafka"), "{err}");
+    // The $schema comment says so too, wherever the file lives.
+    let (_, err) = validate_file(
+        "elsewhere/x.yaml",
+        "# yaml-language-server: $schema=../scenarios/scenario.schema.json\nname: x\nkafka: {}\n",
+    );
+    assert!(err.contains("unknown field `kafka`"), "{err}");
+    assert!(!err.contains("note:"), "{err}");
+    // Guessed from the keys: the errors say so, and how to say otherwise.
+    let (_, err) = validate_file("elsewhere/x.yaml", "name: x\ntopics: []\n");
+    assert!(
+        err.contains("note: read as a stack file because nothing says otherwise"),
+        "{err}"
+    );
+    assert!(err.contains("say `kind: scenario` at its top"), "{err}");
+    let (code, err) = validate_file("elsewhere/x.yaml", "kind: scenario\nname: x\ntopics: []\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing field `stack`"), "{err}");
+    assert!(!err.contains("note:"), "{err}");
+}

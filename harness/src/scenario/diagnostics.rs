@@ -184,9 +184,31 @@ impl Source {
             line,
             column,
             key,
-            message: with_suggestion(&message),
+            message: with_suggestion(&without_type_names(&message)),
         }
     }
+}
+
+/// serde names the Rust type it expected ("expected struct KafkaSerde"): a reader of the file
+/// needs the YAML shape instead.
+fn without_type_names(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        let name_len = rest[at + 7..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len() - at - 7);
+        let name = &rest[at + 7..at + 7 + name_len];
+        out.push_str(&rest[..at]);
+        if name.ends_with("Serde") {
+            out.push_str("a mapping");
+        } else {
+            out.push_str(&rest[at..at + 7 + name_len]);
+        }
+        rest = &rest[at + 7 + name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn start_of(node: &marked_yaml::Node) -> Option<(usize, usize)> {
@@ -232,6 +254,18 @@ mod tests {
     fn suggestion_picks_the_closest_field() {
         let m = "unknown field `verison`, expected one of `version`, `nodes`, `image`";
         assert_eq!(with_suggestion(m), format!("{m}; did you mean `version`?"));
+    }
+
+    #[test]
+    fn type_names_become_shapes() {
+        assert_eq!(
+            without_type_names("invalid type: sequence, expected struct KafkaSerde"),
+            "invalid type: sequence, expected a mapping"
+        );
+        assert_eq!(
+            without_type_names("expected struct Foo"),
+            "expected struct Foo"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diagnostics::{did_you_mean, Diagnostic, InputError, KeyPath, Source};
+use super::kind::Kind;
 use super::model::*;
 use super::serde_types::*;
 use crate::logscan::LogKind;
@@ -38,7 +39,7 @@ const PER_BROKER_COUNT_KEYS: &[&str] = &[
     "default.replication.factor",
 ];
 
-/// What kind of file a path holds, decided by its content: scenarios name a `stack`.
+/// A file of either kind (see `kind.rs` for how the kind is decided).
 #[derive(Debug)]
 pub enum Document {
     Stack(Box<Stack>),
@@ -47,15 +48,12 @@ pub enum Document {
 
 pub fn load_document(path: &Path) -> Result<Document, InputError> {
     let source = Source::read(path)?;
-    let is_scenario = serde_yaml::from_str::<serde_yaml::Value>(&source.text)
-        .ok()
-        .and_then(|v| v.as_mapping().map(|m| m.contains_key("stack")))
-        .unwrap_or(false);
-    if is_scenario {
-        scenario_from_source(&source).map(|s| Document::Scenario(Box::new(s)))
-    } else {
-        stack_from_source(&source).map(|s| Document::Stack(Box::new(s)))
-    }
+    let decided = super::kind::decide(&source)?;
+    let loaded = match decided.kind {
+        Kind::Scenario => scenario_from_source(&source).map(|s| Document::Scenario(Box::new(s))),
+        Kind::Stack => stack_from_source(&source).map(|s| Document::Stack(Box::new(s))),
+    };
+    loaded.map_err(|e| super::kind::with_note(e, &source, &decided))
 }
 
 pub fn load_stack(path: &Path) -> Result<Stack, InputError> {
@@ -269,9 +267,16 @@ fn registry_spec(c: &mut Checker, path: &KeyPath, raw: RegistrySerde) -> Registr
 }
 
 fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
+    super::kind::top_level(source, Some(Kind::Stack))?;
     let raw: StackSerde = source.parse()?;
     let mut c = Checker::new(source);
     let root = KeyPath::root();
+    if raw.kind == Some(FileKindSerde::Scenario) {
+        c.error(
+            &root.key("kind"),
+            "this file says it is a scenario, but it is read as a stack (a scenario's `stack` must name a stack file)",
+        );
+    }
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
 
     let k_path = root.key("kafka");
@@ -475,11 +480,18 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
 }
 
 fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
+    super::kind::top_level(source, Some(Kind::Scenario))?;
     let mut raw: ScenarioSerde = source.parse()?;
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
     let stack_path = normalize(&base_dir.join(&raw.stack));
     let mut c = Checker::new(source);
     let root = KeyPath::root();
+    if raw.kind == Some(FileKindSerde::Stack) {
+        c.error(
+            &root.key("kind"),
+            "this file says it is a stack, but it is read as a scenario (`run` and `plan` take a scenario file)",
+        );
+    }
     if !stack_path.is_file() {
         c.error(
             &root.key("stack"),

@@ -2,6 +2,7 @@
 
 mod canary;
 mod diagnostics;
+mod kind;
 mod load;
 mod model;
 mod router;

@@ -15,6 +15,10 @@ pub use super::router::{CanaryRouterSerde, PromoteSerde, RouterFaultSerde, SetTh
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackSerde {
+    /// `stack`: says which kind of file this is (otherwise its `$schema` comment, its folder or
+    /// its keys say it).
+    #[serde(default)]
+    pub kind: Option<FileKindSerde>,
     /// Name of the stack, shown in plans and reports.
     pub name: String,
     /// One line on what production this stack copies.
@@ -30,6 +34,14 @@ pub struct StackSerde {
     pub registry: Option<RegistrySerde>,
     #[serde(default)]
     pub security: SecuritySerde,
+}
+
+/// Which kind of file this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKindSerde {
+    Stack,
+    Scenario,
 }
 
 /// The schema registry: Apicurio Registry 3.x built from its Maven Central distribution (serving the
@@ -212,6 +224,10 @@ pub enum OperationSerde {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSerde {
+    /// `scenario`: says which kind of file this is (otherwise its `$schema` comment, its folder
+    /// or its keys say it).
+    #[serde(default)]
+    pub kind: Option<FileKindSerde>,
     /// Name of the scenario, shown in reports and as the test name.
     pub name: String,
     #[serde(default)]
