@@ -66,6 +66,11 @@ impl ConsumerTask {
                 (self.spec.commit == Commit::Auto).to_string(),
             )
             .set("session.timeout.ms", "10000");
+        if self.routing.is_some() {
+            // librdkafka's default, said out loud: a routed service must not see what a dead
+            // router instance wrote in a transaction that was then aborted.
+            config.set("isolation.level", "read_committed");
+        }
         let consumer: StreamConsumer = match config.create() {
             Ok(c) => c,
             Err(e) => return self.error(format!("cannot create the consumer: {e}")),
