@@ -16,8 +16,8 @@
 //! Both authenticate as the same principal (the harness's super user `admin`). Each first sends a
 //! warm-up; then the measured runs alternate in ABBA order (perf-test, ours, ours, perf-test, ...)
 //! so neither profits from a broker that warmed up in the meantime. The printed figures are
-//! acknowledged records per second, averaged over the rounds, and their ratio (target: ours >= the
-//! perf test). Progress lines on stderr add, per run, the CPU time per record each client used (our
+//! acknowledged records per second, averaged over the rounds, and their ratio (target: ours >= 1.2x
+//! the perf test). Progress lines on stderr add, per run, the CPU time per record each client used (our
 //! whole process; the perf test's whole container, JVM start-up included), since client and broker
 //! share the same cores; the summary names the load average and any other harness run that was
 //! active meanwhile, which makes the figures noisy.
@@ -301,8 +301,8 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
         each(Client::Ours)
     );
     println!(
-        "  ratio (ours / perf-test): {ratio:.2} (target >= 1.0: {})",
-        if ratio >= 1.0 { "met" } else { "MISSED" }
+        "  ratio (ours / perf-test): {ratio:.2} (target >= 1.2: {})",
+        if ratio >= 1.2 { "met" } else { "MISSED" }
     );
     if !config.perf_props.is_empty() {
         println!(
