@@ -51,11 +51,10 @@ use kafka_harness::load::avro::AvroWriter;
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::load::record;
 use kafka_harness::progress::Progress;
-use kafka_harness::runtime::stack::{self, Run, RunningStack};
+use kafka_harness::runtime::stack::{Run, RunningStack};
 use kafka_harness::scenario::{
-    self, Amount, AvroProducerSpec, ProducerSpec, SchemaFile, Topic, ADMIN_USER,
+    Amount, AvroProducerSpec, ProducerSpec, SchemaFile, Topic, ADMIN_USER,
 };
-use kafka_harness::secrets::Credentials;
 use tokio::sync::watch;
 
 mod common;
@@ -178,16 +177,7 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     ));
     let record_size = local_cost(&schema, &progress)?;
 
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let stack_file = dir.path().join("avro-bench.yaml");
-    std::fs::write(&stack_file, STACK_YAML).map_err(|e| format!("writing the stack file: {e}"))?;
-    let stack = scenario::load_stack(&stack_file).map_err(|e| format!("the bench stack: {e}"))?;
-    kafka_harness::runtime::images::ensure(&run.docker, &stack, &progress, false)
-        .await
-        .map_err(|e| format!("the stack's images: {e}"))?;
-    let running = stack::start(&run, &stack, Credentials::generate(&stack), &progress)
-        .await
-        .map_err(|e| format!("the stack did not come up: {e}"))?;
+    let running = common::start_stack(&run, "avro-bench", STACK_YAML, &progress).await?;
     let url = running
         .registry_url()
         .ok_or("the stack has no schema registry")?;
@@ -283,20 +273,16 @@ async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), Str
     let plain = line(Contender::Plain);
     let avro = line(Contender::Avro);
     // Each round measured each contender once: how far the rounds' own ratios spread.
-    let per_round: Vec<f64> = samples
-        .chunks(Contender::ALL.len())
-        .filter_map(|round| {
-            let rate = |c| {
-                round
-                    .iter()
-                    .find(|s| s.contender == c)
-                    .map(|s| s.records_per_s)
-            };
-            Some(rate(Contender::Avro)? / rate(Contender::Plain)?)
-        })
+    let rates: Vec<(Contender, f64)> = samples
+        .iter()
+        .map(|s| (s.contender, s.records_per_s))
         .collect();
-    let low = per_round.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (low, high) = common::round_spread(
+        &rates,
+        Contender::ALL.len(),
+        Contender::Avro,
+        Contender::Plain,
+    );
     println!(
         "ratio avro/plain: {:.2} (target >= 0.80; rounds {low:.2} to {high:.2})",
         avro / plain

@@ -43,9 +43,8 @@ use kafka_harness::checks::integrity::{Ledger, Semantics};
 use kafka_harness::client;
 use kafka_harness::load::producer::{ProducerStats, ProducerTask};
 use kafka_harness::progress::Progress;
-use kafka_harness::runtime::stack::{self, Run, RunningStack};
-use kafka_harness::scenario::{self, Amount, ProducerSpec, Topic, ADMIN_USER};
-use kafka_harness::secrets::Credentials;
+use kafka_harness::runtime::stack::{Run, RunningStack};
+use kafka_harness::scenario::{Amount, ProducerSpec, Topic, ADMIN_USER};
 use tokio::sync::watch;
 
 mod common;
@@ -166,17 +165,7 @@ fn main() -> ExitCode {
 }
 
 async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let stack_file = dir.path().join("producer-bench.yaml");
-    std::fs::write(&stack_file, STACK_YAML).map_err(|e| format!("writing the stack file: {e}"))?;
-    let stack = scenario::load_stack(&stack_file).map_err(|e| format!("the bench stack: {e}"))?;
-
-    kafka_harness::runtime::images::ensure(&run.docker, &stack, &progress, false)
-        .await
-        .map_err(|e| format!("the stack's images: {e}"))?;
-    let running = stack::start(&run, &stack, Credentials::generate(&stack), &progress)
-        .await
-        .map_err(|e| format!("the stack did not come up: {e}"))?;
+    let running = common::start_stack(&run, "producer-bench", STACK_YAML, &progress).await?;
     let topic = Topic {
         name: TOPIC.to_owned(),
         partitions: PARTITIONS,

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use kafka_harness::progress::Progress;
 use kafka_harness::runtime::docker::Docker;
-use kafka_harness::runtime::stack::Run;
+use kafka_harness::runtime::stack::{self, Run, RunningStack};
+use kafka_harness::scenario;
+use kafka_harness::secrets::Credentials;
 
 /// Runs `measure` on a tokio runtime with a new harness run, then tears down whatever it started,
 /// whatever happened to it: success, error, panic or Ctrl-C. `name` prefixes the error lines.
@@ -129,4 +131,44 @@ pub fn process_cpu_s() -> Option<f64> {
 /// One decimal, or `?` when unknown.
 pub fn shown(x: Option<f64>) -> String {
     x.map_or_else(|| "?".to_owned(), |x| format!("{x:.1}"))
+}
+
+/// Starts the benchmark's stack, written as YAML (its images built first when missing).
+pub async fn start_stack(
+    run: &Run,
+    name: &str,
+    yaml: &str,
+    progress: &Progress,
+) -> Result<RunningStack, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let stack_file = dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&stack_file, yaml).map_err(|e| format!("writing the stack file: {e}"))?;
+    let stack = scenario::load_stack(&stack_file).map_err(|e| format!("the bench stack: {e}"))?;
+    kafka_harness::runtime::images::ensure(&run.docker, &stack, progress, false)
+        .await
+        .map_err(|e| format!("the stack's images: {e}"))?;
+    stack::start(run, &stack, Credentials::generate(&stack), progress)
+        .await
+        .map_err(|e| format!("the stack did not come up: {e}"))
+}
+
+/// The lowest and highest ratio `num`/`den` within one round (each round measures every
+/// contender once, in `rates` order): the run-to-run noise next to the mean ratio.
+pub fn round_spread<C: PartialEq + Copy>(
+    rates: &[(C, f64)],
+    contenders: usize,
+    num: C,
+    den: C,
+) -> (f64, f64) {
+    let per_round: Vec<f64> = rates
+        .chunks(contenders)
+        .filter_map(|round| {
+            let rate = |c| round.iter().find(|(x, _)| *x == c).map(|(_, r)| *r);
+            Some(rate(num)? / rate(den)?)
+        })
+        .collect();
+    (
+        per_round.iter().copied().fold(f64::INFINITY, f64::min),
+        per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
 }
