@@ -11,6 +11,7 @@ pub mod components;
 pub mod error;
 pub mod load;
 pub mod logscan;
+pub mod outcome;
 pub mod plan;
 pub mod preflight;
 pub mod probes;

@@ -55,7 +55,7 @@ pub async fn keep_all(run: &Run) {
 pub async fn scan_run(
     run: &Run,
     scenario: &crate::scenario::Scenario,
-    steps: &[crate::steps::StepOutcome],
+    steps: &[crate::outcome::StepOutcome],
     epoch_unix_s: f64,
     redactor: &crate::secrets::Credentials,
 ) -> LogScan {

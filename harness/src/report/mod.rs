@@ -15,10 +15,10 @@ use crate::checks::integrity::Semantics;
 use crate::components::kafka::Overridden;
 use crate::load::producer::ProducerStats;
 use crate::load::{ConsumerResult, LoadResults};
+use crate::outcome::{Status, StepOutcome};
 use crate::plan::PlannedNode;
 use crate::probes::canary::CanaryReport;
 use crate::secrets::Credentials;
-use crate::steps::{Status, StepOutcome};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
