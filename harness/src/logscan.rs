@@ -1,16 +1,17 @@
 //! The log scanner: every component container's log (ZooKeeper, brokers, the one-shot bootstrap,
-//! and the containers a rolling upgrade replaced, kept before their removal), read with Docker's
-//! timestamps, turned into grouped and counted ERROR/WARN entries, each tied to the step during
-//! which it appeared. Recognizers name the usual upgrade failures; a broker's own list of its
-//! config values (`KafkaConfig values:` at start-up) tells which production keys it ignored.
+//! and the containers a rolling upgrade replaced, which `runtime::logs` kept before their
+//! removal), read with Docker's timestamps, turned into grouped and counted ERROR/WARN entries,
+//! each tied to the step during which it appeared. Recognizers name the usual upgrade failures; a
+//! broker's own list of its config values (`KafkaConfig values:` at start-up) tells which
+//! production keys it ignored.
 //!
 //! Collecting is async (Docker); scanning is a plain function over the collected text.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::runtime::logs::{keep_all, ContainerLog};
 use crate::runtime::stack::Run;
 
 /// Most groups a report lists; the rest are counted.
@@ -18,38 +19,6 @@ pub const MAX_GROUPS: usize = 40;
 /// Continuation lines (a stack trace) read into one entry.
 const MAX_CONTINUATION: usize = 40;
 const SAMPLE_CHARS: usize = 300;
-
-/// One container's whole log, each line prefixed with Docker's RFC 3339 timestamp.
-#[derive(Debug, Clone)]
-pub struct ContainerLog {
-    /// `zookeeper-1`, `kafka-2`, `bootstrap`.
-    pub node: String,
-    /// The release the container ran, when the run knew it.
-    pub container: String,
-    pub text: String,
-}
-
-/// Logs kept during a run, shared by every clone of the run.
-pub type LogStore = Arc<Mutex<Vec<ContainerLog>>>;
-
-/// Keeps the whole log of `container` (about to be removed, or at the end of a run).
-pub async fn keep(run: &Run, container: &str, node: &str) {
-    let text = run.docker.log_timestamped(container).await;
-    if let Ok(mut logs) = run.logs.lock() {
-        logs.push(ContainerLog {
-            node: node.to_owned(),
-            container: container.to_owned(),
-            text,
-        });
-    }
-}
-
-/// Keeps the logs of every container of the run that is still there.
-pub async fn keep_all(run: &Run) {
-    for (name, node) in run.docker.run_containers(&run.id).await {
-        keep(run, &name, &node).await;
-    }
-}
 
 /// Keeps the log of every container still there, then scans all kept logs.
 pub async fn scan_run(
@@ -59,7 +28,7 @@ pub async fn scan_run(
     epoch_unix_s: f64,
     redactor: &crate::secrets::Credentials,
 ) -> LogScan {
-    keep_all(run).await;
+    keep_all(&run.docker, &run.id, &run.logs).await;
     let logs = run.logs.lock().map(|l| l.clone()).unwrap_or_default();
     let windows: Vec<StepWindow> = steps
         .iter()
