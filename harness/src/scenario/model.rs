@@ -788,7 +788,7 @@ impl Step {
                 operation,
             } => format!("expect {user} to be denied {operation:?} on {topic}").to_lowercase(),
             Self::Restart { node, .. } => format!("restart {node}"),
-            Self::Wait(d) => format!("wait {}", crate::scenario::format_duration(*d)),
+            Self::Wait(d) => format!("wait {}", super::duration::format_duration(*d)),
             Self::Stop(n) => format!("stop {n}"),
             Self::RollingUpgrade {
                 component,
