@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::diagnostics::{did_you_mean, Diagnostic, InputError, KeyPath, Source};
-use super::duration::parse_duration;
+use super::diagnostics::{did_you_mean, valid_name, Checker, InputError, KeyPath, Source};
 use super::kind::Kind;
 use super::model::*;
 use super::serde_types::*;
@@ -65,50 +64,9 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, InputError> {
     scenario_from_source(&Source::read(path)?)
 }
 
-/// Collects diagnostics against one source file.
-pub(super) struct Checker<'a> {
-    source: &'a Source,
-    found: Vec<Diagnostic>,
-}
-
-impl<'a> Checker<'a> {
-    fn new(source: &'a Source) -> Self {
-        Self {
-            source,
-            found: Vec::new(),
-        }
-    }
-
-    pub(super) fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
-        self.found.push(self.source.error(path, message));
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, InputError> {
-        if self.found.is_empty() {
-            Ok(value)
-        } else {
-            Err(InputError {
-                diagnostics: self.found,
-            })
-        }
-    }
-
-    pub(super) fn duration(
-        &mut self,
-        path: &KeyPath,
-        raw: Option<&str>,
-        default: Duration,
-    ) -> Duration {
-        match raw.map(parse_duration) {
-            None => default,
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                self.error(path, e);
-                default
-            }
-        }
-    }
-
+/// Version checks stay with the loader: `Version` is the model's, and the model sits above the
+/// diagnostics that define `Checker`.
+impl Checker<'_> {
     fn version(
         &mut self,
         path: &KeyPath,
@@ -1665,12 +1623,6 @@ fn operation(o: OperationSerde) -> Operation {
         OperationSerde::AlterConfigs => Operation::AlterConfigs,
         OperationSerde::IdempotentWrite => Operation::IdempotentWrite,
     }
-}
-
-pub(super) fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
 }
 
 /// `a/b/../c` as `a/c`, without touching the file system, so messages show the paths people wrote.
