@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::runtime::logs::{keep_all, ContainerLog};
 use crate::runtime::stack::Run;
+use crate::scenario::LogKind;
 
 /// Most groups a report lists; the rest are counted.
 pub const MAX_GROUPS: usize = 40;
@@ -56,48 +57,6 @@ pub async fn scan_run(
             redact: &redact,
         },
     )
-}
-
-/// What went wrong, as far as a log line says.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LogKind {
-    /// A broker failed to start ("Fatal error during KafkaServer startup", "Exiting Kafka").
-    FailedToStart,
-    /// A class named in the config is not on the classpath (ClassNotFoundException, "Class x
-    /// cannot be found").
-    ClassNotFound,
-    /// A setting was refused (ConfigException, "Invalid value").
-    InvalidConfig,
-    /// A setting was supplied that the component does not know ("was supplied but isn't a known
-    /// config").
-    UnknownConfig,
-    /// A production key the broker does not list among its own config values: it ignored it.
-    IgnoredConfig,
-    /// Versions that do not fit together (UnsupportedVersionException, inter.broker.protocol.version,
-    /// metadata.version, IBP).
-    ProtocolMismatch,
-    /// Any other ERROR (or FATAL) line.
-    Error,
-    /// Any other WARN line.
-    Warning,
-}
-
-impl LogKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::FailedToStart => "failed_to_start",
-            Self::ClassNotFound => "class_not_found",
-            Self::InvalidConfig => "invalid_config",
-            Self::UnknownConfig => "unknown_config",
-            Self::IgnoredConfig => "ignored_config",
-            Self::ProtocolMismatch => "protocol_mismatch",
-            Self::Error => "error",
-            Self::Warning => "warning",
-        }
-    }
 }
 
 /// Entries of one kind, from one node, during one step, saying the same thing.

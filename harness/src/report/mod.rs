@@ -400,7 +400,7 @@ mod tests {
                 lines: 1200,
                 counts: [("ignored_config".to_owned(), 1), ("warning".to_owned(), 7)].into(),
                 groups: vec![crate::logscan::LogGroup {
-                    kind: crate::logscan::LogKind::IgnoredConfig,
+                    kind: crate::scenario::LogKind::IgnoredConfig,
                     level: "INFO".into(),
                     node: "kafka-1".into(),
                     count: 1,

@@ -9,7 +9,6 @@ use super::diagnostics::{did_you_mean, valid_name, Checker, InputError, KeyPath,
 use super::kind::Kind;
 use super::model::*;
 use super::serde_types::*;
-use crate::logscan::LogKind;
 
 /// Kafka releases whose ZooKeeper mode the harness can run: 3.0 up to the last 3.x (4.0 removed it).
 const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
