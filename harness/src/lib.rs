@@ -1,7 +1,11 @@
 //! kafka-harness: declarative upgrade rehearsals for Kafka data platforms.
 //!
-//! Data flows one way: files (`scenario`) → `plan` → `runtime` (Docker, `components`) → `steps` →
-//! `report`. Nothing before `runtime` needs Docker.
+//! Data flows one way: files (`scenario`) → `plan` → `runtime` (Docker, `components`, the kept
+//! container logs) → `load`, `probes`, `steps` → `checks`, `logscan` → `report`. Nothing before
+//! `runtime` needs Docker. Accepted turns against it: `load` fills the integrity ledger and the
+//! routing table of `checks` as records pass, and `scenario` names the ledger's `Semantics`. What
+//! several layers read sits below all of them: `outcome` (what a step came to), so the probes, the
+//! log scanner and the report never import the step executor.
 
 pub mod avro;
 pub mod checks;
@@ -11,6 +15,7 @@ pub mod components;
 pub mod error;
 pub mod load;
 pub mod logscan;
+pub mod outcome;
 pub mod plan;
 pub mod preflight;
 pub mod probes;

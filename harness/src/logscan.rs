@@ -1,17 +1,19 @@
 //! The log scanner: every component container's log (ZooKeeper, brokers, the one-shot bootstrap,
-//! and the containers a rolling upgrade replaced, kept before their removal), read with Docker's
-//! timestamps, turned into grouped and counted ERROR/WARN entries, each tied to the step during
-//! which it appeared. Recognizers name the usual upgrade failures; a broker's own list of its
-//! config values (`KafkaConfig values:` at start-up) tells which production keys it ignored.
+//! and the containers a rolling upgrade replaced, which `runtime::logs` kept before their
+//! removal), read with Docker's timestamps, turned into grouped and counted ERROR/WARN entries,
+//! each tied to the step during which it appeared. Recognizers name the usual upgrade failures; a
+//! broker's own list of its config values (`KafkaConfig values:` at start-up) tells which
+//! production keys it ignored.
 //!
 //! Collecting is async (Docker); scanning is a plain function over the collected text.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::runtime::logs::{keep_all, ContainerLog};
 use crate::runtime::stack::Run;
+use crate::scenario::LogKind;
 
 /// Most groups a report lists; the rest are counted.
 pub const MAX_GROUPS: usize = 40;
@@ -19,47 +21,15 @@ pub const MAX_GROUPS: usize = 40;
 const MAX_CONTINUATION: usize = 40;
 const SAMPLE_CHARS: usize = 300;
 
-/// One container's whole log, each line prefixed with Docker's RFC 3339 timestamp.
-#[derive(Debug, Clone)]
-pub struct ContainerLog {
-    /// `zookeeper-1`, `kafka-2`, `bootstrap`.
-    pub node: String,
-    /// The release the container ran, when the run knew it.
-    pub container: String,
-    pub text: String,
-}
-
-/// Logs kept during a run, shared by every clone of the run.
-pub type LogStore = Arc<Mutex<Vec<ContainerLog>>>;
-
-/// Keeps the whole log of `container` (about to be removed, or at the end of a run).
-pub async fn keep(run: &Run, container: &str, node: &str) {
-    let text = run.docker.log_timestamped(container).await;
-    if let Ok(mut logs) = run.logs.lock() {
-        logs.push(ContainerLog {
-            node: node.to_owned(),
-            container: container.to_owned(),
-            text,
-        });
-    }
-}
-
-/// Keeps the logs of every container of the run that is still there.
-pub async fn keep_all(run: &Run) {
-    for (name, node) in run.docker.run_containers(&run.id).await {
-        keep(run, &name, &node).await;
-    }
-}
-
 /// Keeps the log of every container still there, then scans all kept logs.
 pub async fn scan_run(
     run: &Run,
     scenario: &crate::scenario::Scenario,
-    steps: &[crate::steps::StepOutcome],
+    steps: &[crate::outcome::StepOutcome],
     epoch_unix_s: f64,
     redactor: &crate::secrets::Credentials,
 ) -> LogScan {
-    keep_all(run).await;
+    keep_all(&run.docker, &run.id, &run.logs).await;
     let logs = run.logs.lock().map(|l| l.clone()).unwrap_or_default();
     let windows: Vec<StepWindow> = steps
         .iter()
@@ -87,48 +57,6 @@ pub async fn scan_run(
             redact: &redact,
         },
     )
-}
-
-/// What went wrong, as far as a log line says.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LogKind {
-    /// A broker failed to start ("Fatal error during KafkaServer startup", "Exiting Kafka").
-    FailedToStart,
-    /// A class named in the config is not on the classpath (ClassNotFoundException, "Class x
-    /// cannot be found").
-    ClassNotFound,
-    /// A setting was refused (ConfigException, "Invalid value").
-    InvalidConfig,
-    /// A setting was supplied that the component does not know ("was supplied but isn't a known
-    /// config").
-    UnknownConfig,
-    /// A production key the broker does not list among its own config values: it ignored it.
-    IgnoredConfig,
-    /// Versions that do not fit together (UnsupportedVersionException, inter.broker.protocol.version,
-    /// metadata.version, IBP).
-    ProtocolMismatch,
-    /// Any other ERROR (or FATAL) line.
-    Error,
-    /// Any other WARN line.
-    Warning,
-}
-
-impl LogKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::FailedToStart => "failed_to_start",
-            Self::ClassNotFound => "class_not_found",
-            Self::InvalidConfig => "invalid_config",
-            Self::UnknownConfig => "unknown_config",
-            Self::IgnoredConfig => "ignored_config",
-            Self::ProtocolMismatch => "protocol_mismatch",
-            Self::Error => "error",
-            Self::Warning => "warning",
-        }
-    }
 }
 
 /// Entries of one kind, from one node, during one step, saying the same thing.

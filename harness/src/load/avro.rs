@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::record::{self, Decoded};
 use crate::avro::{value, wire, RegistryClient, RegistryError};
+use crate::probes::registry::Registration;
 use crate::scenario::SchemaFile;
 
 /// Tries to fetch an unknown writer schema (every 500 ms) before a record counts as undecodable.
@@ -38,20 +39,6 @@ impl WriterSchema {
         let encoder = value::Encoder::new(Arc::new(file.0.schema.clone()));
         Self { id, file, encoder }
     }
-}
-
-/// A schema version registered during the run.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Registration {
-    pub subject: String,
-    /// The .avsc file name.
-    pub schema: String,
-    /// The id the registry gave it.
-    pub id: u32,
-    /// Seconds since the run started.
-    pub at_s: f64,
-    /// Who registered it: a producer starting, or a step.
-    pub by: String,
 }
 
 /// Where an Avro producer's writer schema lives: set when the producer registers its schema,

@@ -22,9 +22,10 @@ use crate::checks::integrity::{Integrity, Ledger, Semantics};
 use crate::checks::lag::{LagSeries, LagStatus};
 use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVersion};
 use crate::probes::lag::LagSampler;
+use crate::probes::registry::Registration;
 use crate::runtime::stack::RunningStack;
 use crate::scenario::{ConsumerSpec, ProducerSpec, RouterSpec, Scenario, SchemaFile};
-use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registration, Registrations};
+use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
 

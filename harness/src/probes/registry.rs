@@ -11,9 +11,24 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::avro::RegistryClient;
-use crate::load::avro::Registration;
 
 const EVERY: Duration = Duration::from_millis(500);
+
+// The load notes these; the type lives here, with the report that lists them, so the probe
+// needs nothing from the load.
+/// A schema version registered during the run.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Registration {
+    pub subject: String,
+    /// The .avsc file name.
+    pub schema: String,
+    /// The id the registry gave it.
+    pub id: u32,
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// Who registered it: a producer starting, or a step.
+    pub by: String,
+}
 
 /// A stretch during which the registry did not answer.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::steps::Status;
+use crate::outcome::Status;
 
 pub fn render(r: &Report) -> String {
     let class = format!("kafka-harness.{}", r.scenario);

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Report, Verdict};
-use crate::steps::Status;
+use crate::outcome::Status;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();

@@ -15,10 +15,10 @@ use crate::checks::integrity::Semantics;
 use crate::components::kafka::Overridden;
 use crate::load::producer::ProducerStats;
 use crate::load::{ConsumerResult, LoadResults};
+use crate::outcome::{Status, StepOutcome};
 use crate::plan::PlannedNode;
 use crate::probes::canary::CanaryReport;
 use crate::secrets::Credentials;
-use crate::steps::{Status, StepOutcome};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -400,7 +400,7 @@ mod tests {
                 lines: 1200,
                 counts: [("ignored_config".to_owned(), 1), ("warning".to_owned(), 7)].into(),
                 groups: vec![crate::logscan::LogGroup {
-                    kind: crate::logscan::LogKind::IgnoredConfig,
+                    kind: crate::scenario::LogKind::IgnoredConfig,
                     level: "INFO".into(),
                     node: "kafka-1".into(),
                     count: 1,

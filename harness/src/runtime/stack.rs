@@ -15,6 +15,7 @@ use super::docker::{
     ContainerSpec, Docker, DockerError, Removed, LABEL_NODE, LABEL_PID, LABEL_RUN,
 };
 use super::images::ImageError;
+use super::logs::{self, LogStore};
 use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
 use crate::components::{registry, zookeeper};
@@ -67,7 +68,7 @@ pub struct Run {
     pub id: String,
     pub docker: Docker,
     /// Logs of containers removed during the run, and of all of them at its end.
-    pub logs: crate::logscan::LogStore,
+    pub logs: LogStore,
 }
 
 impl Run {
@@ -81,7 +82,7 @@ impl Run {
         Self {
             id,
             docker,
-            logs: crate::logscan::LogStore::default(),
+            logs: LogStore::default(),
         }
     }
 
@@ -382,7 +383,7 @@ impl RunningStack {
         let name = self.run.container(node);
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
         phases.stop_s = took();
-        crate::logscan::keep(&self.run, &name, &node.to_string()).await;
+        logs::keep(&self.run.docker, &self.run.logs, &name, &node.to_string()).await;
         self.run.docker.remove_container(&name).await?;
         let spec = match node {
             NodeId::ZooKeeper(n) => {
@@ -915,7 +916,7 @@ async fn start_zookeeper(
         let log = run.docker.log_tail(&bootstrap_name, LOG_TAIL_LINES).await;
         return Err(StartError::Bootstrap { code, log });
     }
-    crate::logscan::keep(run, &bootstrap_name, "bootstrap").await;
+    logs::keep(&run.docker, &run.logs, &bootstrap_name, "bootstrap").await;
     run.docker.remove_container(&bootstrap_name).await?;
     Ok(())
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::diagnostics::KeyPath;
-use super::load::Checker;
+use super::diagnostics::{Checker, KeyPath};
 
 /// The canary probe, as Strimzi's canary runs it: its own topic with one partition per broker
 /// (replication factor min(brokers, 3), min.insync.replicas max(1, RF - 1)), one record per

@@ -1,7 +1,11 @@
-//! Input errors that name the file, line, column and key, with a did-you-mean where it helps.
+//! Input errors that name the file, line, column and key, with a did-you-mean where it helps, and
+//! the `Checker` that collects them while a file is converted.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::duration::parse_duration;
 
 /// One segment of the path to a value inside a YAML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +248,58 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Collects diagnostics against one source file. Here rather than in the loader so the section
+/// modules (canary.rs, router.rs), which the loader calls, never import it.
+pub(super) struct Checker<'a> {
+    source: &'a Source,
+    pub(super) found: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn new(source: &'a Source) -> Self {
+        Self {
+            source,
+            found: Vec::new(),
+        }
+    }
+
+    pub(super) fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.found.push(self.source.error(path, message));
+    }
+
+    pub(super) fn finish<T>(self, value: T) -> Result<T, InputError> {
+        if self.found.is_empty() {
+            Ok(value)
+        } else {
+            Err(InputError {
+                diagnostics: self.found,
+            })
+        }
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        path: &KeyPath,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Duration {
+        match raw.map(parse_duration) {
+            None => default,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                self.error(path, e);
+                default
+            }
+        }
+    }
+}
+
+pub(super) fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
 }
 
 #[cfg(test)]

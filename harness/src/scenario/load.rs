@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::diagnostics::{did_you_mean, Diagnostic, InputError, KeyPath, Source};
+use super::diagnostics::{did_you_mean, valid_name, Checker, InputError, KeyPath, Source};
 use super::kind::Kind;
 use super::model::*;
 use super::serde_types::*;
-use crate::logscan::LogKind;
 
 /// Kafka releases whose ZooKeeper mode the harness can run: 3.0 up to the last 3.x (4.0 removed it).
 const KAFKA_ZK_MODE: (Version, Version) = (Version::new(3, 0, 0), Version::new(4, 0, 0));
@@ -64,50 +63,9 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, InputError> {
     scenario_from_source(&Source::read(path)?)
 }
 
-/// Collects diagnostics against one source file.
-pub(super) struct Checker<'a> {
-    source: &'a Source,
-    found: Vec<Diagnostic>,
-}
-
-impl<'a> Checker<'a> {
-    fn new(source: &'a Source) -> Self {
-        Self {
-            source,
-            found: Vec::new(),
-        }
-    }
-
-    pub(super) fn error(&mut self, path: &KeyPath, message: impl Into<String>) {
-        self.found.push(self.source.error(path, message));
-    }
-
-    fn finish<T>(self, value: T) -> Result<T, InputError> {
-        if self.found.is_empty() {
-            Ok(value)
-        } else {
-            Err(InputError {
-                diagnostics: self.found,
-            })
-        }
-    }
-
-    pub(super) fn duration(
-        &mut self,
-        path: &KeyPath,
-        raw: Option<&str>,
-        default: Duration,
-    ) -> Duration {
-        match raw.map(parse_duration) {
-            None => default,
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                self.error(path, e);
-                default
-            }
-        }
-    }
-
+/// Version checks stay with the loader: `Version` is the model's, and the model sits above the
+/// diagnostics that define `Checker`.
+impl Checker<'_> {
     fn version(
         &mut self,
         path: &KeyPath,
@@ -1666,12 +1624,6 @@ fn operation(o: OperationSerde) -> Operation {
     }
 }
 
-pub(super) fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-}
-
 /// `a/b/../c` as `a/c`, without touching the file system, so messages show the paths people wrote.
 fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
@@ -1688,36 +1640,6 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// "500ms", "30s", "2m", "1h".
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("`{s}` is not a duration; expected e.g. \"500ms\", \"30s\", \"2m\"")
-    })?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!(
-            "`{s}` has no known unit; expected ms, s, m or h, e.g. \"30s\""
-        )),
-    }
-}
-
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else {
-        format!("{}s", ms / 1000)
-    }
 }
 
 /// Java properties: `key=value`, `key: value` or `key value`; `#`/`!` comments; `\` continues a line.
@@ -1798,16 +1720,6 @@ mod tests {
                 ("e".into(), String::new()),
             ]
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("2 weeks").is_err());
-        assert!(parse_duration("s").is_err());
-        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
     }
 
     #[test]

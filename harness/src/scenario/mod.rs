@@ -2,6 +2,7 @@
 
 mod canary;
 mod diagnostics;
+mod duration;
 mod kind;
 mod load;
 mod model;
@@ -9,10 +10,8 @@ mod router;
 pub(crate) mod serde_types;
 
 pub use diagnostics::{Diagnostic, InputError};
-pub use load::{
-    format_duration, load_document, load_scenario, load_stack, parse_duration, parse_properties,
-    yaml_files, Document,
-};
+pub use duration::{format_duration, parse_duration};
+pub use load::{load_document, load_scenario, load_stack, parse_properties, yaml_files, Document};
 pub use model::*;
 
 /// JSON Schemas of both file kinds, generated from the serde types.

@@ -524,12 +524,56 @@ pub struct Checks {
     /// Fail on error findings of the config preflight.
     pub preflight: bool,
     /// Fail when a component's log shows one of these kinds; empty: no such check.
-    pub log_scan: Vec<crate::logscan::LogKind>,
+    pub log_scan: Vec<LogKind>,
     pub canary_availability: Option<CanaryAvailability>,
     pub canary_max_unavailability: Option<Duration>,
     pub canary_e2e_p99: Option<CanaryLatencyBound>,
     pub avro_reads: Vec<AvroReads>,
     pub routed_exactly_once: bool,
+}
+
+// A scenario's `log_scan` check names these and the log scanner finds them; they are defined
+// here, upstream of both, so the scenario needs nothing from the scanner.
+/// What went wrong, as far as a log line says.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    /// A broker failed to start ("Fatal error during KafkaServer startup", "Exiting Kafka").
+    FailedToStart,
+    /// A class named in the config is not on the classpath (ClassNotFoundException, "Class x
+    /// cannot be found").
+    ClassNotFound,
+    /// A setting was refused (ConfigException, "Invalid value").
+    InvalidConfig,
+    /// A setting was supplied that the component does not know ("was supplied but isn't a known
+    /// config").
+    UnknownConfig,
+    /// A production key the broker does not list among its own config values: it ignored it.
+    IgnoredConfig,
+    /// Versions that do not fit together (UnsupportedVersionException, inter.broker.protocol.version,
+    /// metadata.version, IBP).
+    ProtocolMismatch,
+    /// Any other ERROR (or FATAL) line.
+    Error,
+    /// Any other WARN line.
+    Warning,
+}
+
+impl LogKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FailedToStart => "failed_to_start",
+            Self::ClassNotFound => "class_not_found",
+            Self::InvalidConfig => "invalid_config",
+            Self::UnknownConfig => "unknown_config",
+            Self::IgnoredConfig => "ignored_config",
+            Self::ProtocolMismatch => "protocol_mismatch",
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
 }
 
 /// An Avro consumer must have read records written with each of these schemas, and decoded all.
@@ -788,7 +832,7 @@ impl Step {
                 operation,
             } => format!("expect {user} to be denied {operation:?} on {topic}").to_lowercase(),
             Self::Restart { node, .. } => format!("restart {node}"),
-            Self::Wait(d) => format!("wait {}", crate::scenario::format_duration(*d)),
+            Self::Wait(d) => format!("wait {}", super::duration::format_duration(*d)),
             Self::Stop(n) => format!("stop {n}"),
             Self::RollingUpgrade {
                 component,

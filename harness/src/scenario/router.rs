@@ -7,8 +7,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::diagnostics::{did_you_mean, KeyPath};
-use super::load::Checker;
+use super::diagnostics::{did_you_mean, valid_name, Checker, KeyPath};
 use super::model::{ConsumerSpec, Topic, ADMIN_USER};
 
 /// Canary routing of a consumer service, as the seed system does it: a router (a transactional
@@ -145,7 +144,7 @@ pub(super) fn router_section(
     let raw = raw?;
     let path = KeyPath::root().key("canary_router");
     let name = raw.name.unwrap_or_else(|| "router".to_owned());
-    if !super::load::valid_name(&name) {
+    if !valid_name(&name) {
         c.error(
             &path.key("name"),
             format!("`{name}` is not a valid name; use letters, digits, '.', '_' and '-'"),

@@ -4,35 +4,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::client::{self, Admission, Auth, Authorization};
 use crate::load::LoadSet;
+use crate::outcome::{Status, StepOutcome};
 use crate::progress::Progress;
 use crate::runtime::stack::RunningStack;
 use crate::scenario::{DeniedOperation, RefusedClient, Step};
 use crate::secrets::Secret;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Fail,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct StepOutcome {
-    pub index: usize,
-    pub step: String,
-    pub status: Status,
-    /// Seconds since the run started.
-    pub started_at_s: f64,
-    pub duration_ms: u64,
-    pub detail: String,
-    /// What the check saw: client errors, counts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<String>,
-}
 
 /// How long a refusal or denial probe waits for the broker's verdict.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);

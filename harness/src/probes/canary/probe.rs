@@ -27,12 +27,12 @@ use super::history::{
 };
 use super::metrics;
 use crate::client::{self, Auth};
+use crate::outcome::StepOutcome;
 use crate::probes::metrics_http::{MetricsServer, Render};
 use crate::progress::Progress;
 use crate::runtime::stack::RunningStack;
 use crate::scenario::{format_duration, CanarySpec, Topic};
 use crate::secrets::Credentials;
-use crate::steps::StepOutcome;
 
 /// The canary's topic (created by the canary itself in every run).
 pub const TOPIC: &str = "__kafka_harness_canary";
