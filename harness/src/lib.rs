@@ -5,7 +5,10 @@
 //! `runtime` needs Docker. Accepted turns against it: `load` fills the integrity ledger and the
 //! routing table of `checks` as records pass, and `scenario` names the ledger's `Semantics`. What
 //! several layers read sits below all of them: `outcome` (what a step came to), so the probes, the
-//! log scanner and the report never import the step executor.
+//! log scanner and the report never import the step executor; `checks::result` (what a check
+//! concludes), so the routing, canary and log checks never import the load's evaluation. No two
+//! source files import each other, directly or round a circle (checked with a small script over
+//! `use crate::` / `super::` paths; see the issue 17 note).
 
 pub mod avro;
 pub mod checks;

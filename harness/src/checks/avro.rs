@@ -2,7 +2,7 @@
 //! record it read — how a consumer still on an old reader schema proves it keeps up with producers
 //! that moved to a newer one.
 
-use super::evaluate::CheckResult;
+use super::result::CheckResult;
 use crate::load::LoadResults;
 use crate::scenario::Scenario;
 

@@ -2,7 +2,7 @@
 //! unavailability window, end-to-end latency at the 99th percentile — over the run, during one step,
 //! or per step. Plain functions over the canary's report.
 
-use crate::checks::evaluate::CheckResult;
+use crate::checks::result::CheckResult;
 use crate::probes::canary::{CanaryReport, Stretch};
 use crate::scenario::{format_duration, CanaryScope, Scenario};
 

@@ -2,7 +2,7 @@
 //! an error finding, `log_scan` on a log entry of a kind the scenario names. Each names the cause:
 //! the key or class, the node, and the step during which it appeared.
 
-use super::evaluate::CheckResult;
+use super::result::CheckResult;
 use crate::logscan::LogScan;
 use crate::preflight::{Preflight, Severity};
 use crate::scenario::Scenario;

@@ -4,4 +4,5 @@ pub mod evaluate;
 pub mod integrity;
 pub mod lag;
 pub mod logs;
+pub mod result;
 pub mod routing;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::evaluate::CheckResult;
+use super::result::CheckResult;
 use crate::scenario::Scenario;
 
 /// The two versions of a routed service.

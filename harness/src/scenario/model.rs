@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use super::canary::{CanaryAvailability, CanaryLatencyBound, CanaryScope, CanarySpec};
-pub use super::router::{PromoteFrom, RouterFault, RouterSpec};
 
 /// A released version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -917,4 +916,51 @@ pub enum RefusedClient {
 pub enum DeniedOperation {
     Read,
     Write,
+}
+
+/// The validated router.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterSpec {
+    pub name: String,
+    pub topic: String,
+    pub legacy_topic: String,
+    pub canary_topic: String,
+    pub user: String,
+    pub threshold: f64,
+    /// Consumer names (in `load.consumers`).
+    pub legacy: String,
+    pub canary: String,
+    pub transactional: bool,
+    pub commit_interval: Duration,
+    pub share_tolerance: f64,
+}
+
+/// Where a promoted service starts reading the original topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromoteFrom {
+    /// The first offset not yet routed, per partition: no gap, no overlap.
+    Translated,
+    /// The end of each partition (a planted defect: a gap).
+    Latest,
+    /// The beginning (a planted defect: an overlap).
+    Earliest,
+}
+
+impl PromoteFrom {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Translated => "translated",
+            Self::Latest => "latest",
+            Self::Earliest => "earliest",
+        }
+    }
+}
+
+/// Why a router fault step stops the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterFault {
+    /// Gone mid-batch: nothing committed, nothing aborted, its producer and consumer dropped.
+    Kill,
+    /// Graceful: the open transaction (or offsets) committed first.
+    Restart,
 }

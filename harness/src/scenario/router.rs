@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::diagnostics::{did_you_mean, valid_name, Checker, KeyPath};
-use super::model::{ConsumerSpec, Topic, ADMIN_USER};
+use super::model::{ConsumerSpec, PromoteFrom, RouterSpec, Topic, ADMIN_USER};
 
 /// Canary routing of a consumer service, as the seed system does it: a router (a transactional
 /// consume-transform-produce loop the harness runs) reads `topic` and writes each record to
@@ -85,53 +85,6 @@ pub struct RouterFaultSerde {
     /// How long the router stays down before its new instance starts, e.g. "2s" (default 0s).
     #[serde(default)]
     pub down_for: Option<String>,
-}
-
-/// The validated router.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouterSpec {
-    pub name: String,
-    pub topic: String,
-    pub legacy_topic: String,
-    pub canary_topic: String,
-    pub user: String,
-    pub threshold: f64,
-    /// Consumer names (in `load.consumers`).
-    pub legacy: String,
-    pub canary: String,
-    pub transactional: bool,
-    pub commit_interval: Duration,
-    pub share_tolerance: f64,
-}
-
-/// Where a promoted service starts reading the original topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromoteFrom {
-    /// The first offset not yet routed, per partition: no gap, no overlap.
-    Translated,
-    /// The end of each partition (a planted defect: a gap).
-    Latest,
-    /// The beginning (a planted defect: an overlap).
-    Earliest,
-}
-
-impl PromoteFrom {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Translated => "translated",
-            Self::Latest => "latest",
-            Self::Earliest => "earliest",
-        }
-    }
-}
-
-/// Why a router fault step stops the router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouterFault {
-    /// Gone mid-batch: nothing committed, nothing aborted, its producer and consumer dropped.
-    Kill,
-    /// Graceful: the open transaction (or offsets) committed first.
-    Restart,
 }
 
 pub(super) fn router_section(
