@@ -135,8 +135,99 @@ fn run_scenario(file: &Path, name: &str, entry: Option<&str>) -> Result<(), Fail
     if json["registry"].is_object() {
         registry_read_back(&json["registry"])?;
     }
+    html_renders(
+        &report_dir.join("report.html"),
+        json["producers"].as_array().is_some_and(|p| !p.is_empty()),
+    )?;
     let run_id = json["run_id"].as_str().unwrap_or_default().to_owned();
     assert_nothing_left(&run_id)
+}
+
+/// report.html is one offline file under 2 MB that headless Chromium renders with its charts
+/// drawn (non-empty SVG paths) and without a console message.
+fn html_renders(html: &Path, has_producers: bool) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(html).map_err(|e| format!("{}: {e}", html.display()))?;
+    if text.len() > 2 * 1024 * 1024 {
+        return Err(format!("{} is {} bytes, over 2 MB", html.display(), text.len()).into());
+    }
+    for remote in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        if text.contains(remote) {
+            return Err(format!(
+                "{} loads something from the network ({remote})",
+                html.display()
+            )
+            .into());
+        }
+    }
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .ok_or("no headless Chromium to render report.html: install Debian's `chromium` (`apt-get install -y chromium`), or run `bash .ci/run`, which does")?;
+    let profile = tempfile_dir()?;
+    let shot = profile.join("report.png");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1000,2400",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--dump-dom")
+        .arg(format!(
+            "file://{}",
+            html.canonicalize().map_err(|e| e.to_string())?.display()
+        ))
+        .output()
+        .map_err(|e| format!("cannot run {chromium}: {e}"))?;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&profile);
+    if let Some(line) = log
+        .lines()
+        .find(|l| l.contains(":CONSOLE(") || l.contains("Uncaught"))
+    {
+        return Err(format!("report.html logs to the console: {line}").into());
+    }
+    let charts = dom.matches("<svg class=\"chart\"").count();
+    if !dom.contains("<svg class=\"timeline\"") || charts < 2 {
+        return Err(format!(
+            "Chromium's DOM of report.html has {charts} chart(s) and no timeline as expected:\n{}",
+            &dom[..dom.len().min(2000)]
+        )
+        .into());
+    }
+    let drawn = dom
+        .split("<path d=\"")
+        .skip(1)
+        .filter(|d| {
+            d.split('"')
+                .next()
+                .is_some_and(|d| d.starts_with('M') && d.contains(' '))
+        })
+        .count();
+    if has_producers && drawn == 0 {
+        return Err("report.html draws no line: every chart path is empty".into());
+    }
+    Ok(())
+}
+
+/// A fresh folder for Chromium's profile and screenshot.
+fn tempfile_dir() -> Result<PathBuf, Failed> {
+    let dir = std::env::temp_dir().join(format!(
+        "kafka-harness-chromium-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// A stack with a schema registry: its subjects and versions were read back from the registry's

@@ -254,6 +254,7 @@ mod tests {
                 open: false,
             }],
             errors: Vec::new(),
+            timeline: Vec::new(),
         }
     }
 

@@ -97,6 +97,24 @@ pub struct ProducerStats {
     pub longest_gap_ms: BTreeMap<i32, u64>,
     /// Distinct errors with the time each was first seen and how often.
     pub errors: Vec<TimedError>,
+    /// Records acknowledged in each second of the run (index 0 = the run's first second), for
+    /// the charts of report.html.
+    pub acked_per_s: Vec<u32>,
+    /// Sends failed in each second of the run.
+    pub failed_per_s: Vec<u32>,
+}
+
+/// Counts one event in its second of the run.
+fn per_second(counts: &mut Vec<u32>, since_epoch: Duration) {
+    let at = usize::try_from(since_epoch.as_secs()).unwrap_or(usize::MAX);
+    // A run's seconds are few (hours at most): a clock gone wild must not allocate without bound.
+    if at > 1_000_000 {
+        return;
+    }
+    if counts.len() <= at {
+        counts.resize(at + 1, 0);
+    }
+    counts[at] = counts[at].saturating_add(1);
 }
 
 #[derive(Debug)]
@@ -194,6 +212,8 @@ impl ProducerTask {
             first_ack_after_ms: None,
             longest_gap_ms: BTreeMap::new(),
             errors: Vec::new(),
+            acked_per_s: Vec::new(),
+            failed_per_s: Vec::new(),
         };
         let mut config = client::config(&self.bootstrap, &self.auth);
         config
@@ -277,6 +297,7 @@ impl ProducerTask {
                         Ok(Ok(d)) => {
                             stats.acked += 1;
                             self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                            per_second(&mut stats.acked_per_s, now.duration_since(self.epoch));
                             // Gaps count from the first acknowledgement: connecting, authenticating and
                             // the idempotent producer's id are start-up, reported as time to first ack.
                             let first = *first_ack.get_or_insert(now);
@@ -375,6 +396,7 @@ impl ProducerTask {
 
     fn failed(&self, stats: &mut ProducerStats, id: RecordId, error: String) {
         stats.failed += 1;
+        per_second(&mut stats.failed_per_s, self.epoch.elapsed());
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
         for l in &self.ledgers {
             if let Ok(mut l) = l.lock() {

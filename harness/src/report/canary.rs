@@ -182,6 +182,7 @@ mod tests {
                 error: "kafka-2:9092/2: Connect failed".into(),
                 count: 7,
             }],
+            timeline: Vec::new(),
         };
         insta::assert_snapshot!(markdown(&report));
     }

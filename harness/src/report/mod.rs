@@ -1,7 +1,9 @@
-//! Reports: report.json (everything, for machines), report.md (for a reviewer), junit.xml (for CI).
-//! All three are rendered from the same `Report`; none ever holds a password.
+//! Reports: report.json (everything, for machines), report.md (for a reviewer), report.html (the
+//! run over time, for a person), junit.xml (for CI). All are rendered from the same `Report`; none
+//! ever holds a password.
 
 mod canary;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 mod routing;
@@ -167,6 +169,7 @@ impl Report {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("report.json"), json + "\n")?;
         std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        std::fs::write(dir.join("report.html"), html::render(self))?;
         std::fs::write(dir.join("junit.xml"), junit::render(self))
     }
 
@@ -356,6 +359,8 @@ mod tests {
                 first_ack_after_ms: Some(5),
                 longest_gap_ms: BTreeMap::from([(0, 7)]),
                 errors: Vec::new(),
+                acked_per_s: vec![0, 40, 60],
+                failed_per_s: vec![0, 0, 2],
             }],
             consumers: vec![ConsumerResult {
                 name: "r".into(),

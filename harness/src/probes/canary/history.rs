@@ -402,6 +402,23 @@ pub struct CanaryReport {
     /// Every unavailability window, in time order.
     pub windows: Vec<CanaryWindow>,
     pub errors: Vec<CanaryError>,
+    /// The run in slices of `TIMELINE_SLICE_S` seconds, for the charts of report.html.
+    pub timeline: Vec<CanarySlice>,
+}
+
+/// Seconds per slice of the canary's timeline.
+pub const TIMELINE_SLICE_S: f64 = 5.0;
+
+/// The canary's numbers over one slice of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CanarySlice {
+    /// Seconds since the run started.
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Null when no record was judged in the slice.
+    pub availability_percent: Option<f64>,
+    pub e2e_p50_ms: Option<f64>,
+    pub e2e_p99_ms: Option<f64>,
 }
 
 /// What the report keeps of the windows: the longest ones, shown in time order.
@@ -487,6 +504,20 @@ pub fn report(history: &History, input: &ReportInput<'_>) -> CanaryReport {
         .values()
         .min()
         .map_or(secs(j.end_us), |us| secs(*us));
+    let mut timeline = Vec::new();
+    let mut from_s = measured_from_s;
+    while from_s < secs(j.end_us) {
+        let to_s = from_s + TIMELINE_SLICE_S;
+        let st = stretch(history, j, &all, to_us(from_s), to_us(to_s));
+        timeline.push(CanarySlice {
+            from_s,
+            to_s,
+            availability_percent: st.availability_percent,
+            e2e_p50_ms: st.e2e_latency.p50_ms,
+            e2e_p99_ms: st.e2e_latency.p99_ms,
+        });
+        from_s = to_s;
+    }
     CanaryReport {
         topic: input.topic.to_owned(),
         layout: input.layout,
@@ -527,6 +558,7 @@ pub fn report(history: &History, input: &ReportInput<'_>) -> CanaryReport {
             })
             .collect(),
         errors: history.errors.clone(),
+        timeline,
     }
 }
 

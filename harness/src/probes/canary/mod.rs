@@ -8,7 +8,7 @@ mod metrics;
 mod probe;
 
 pub use history::{
-    CanaryError, CanaryPartition, CanaryReport, CanaryStep, CanaryWindow, LatencySummary, Layout,
-    Stretch,
+    CanaryError, CanaryPartition, CanaryReport, CanarySlice, CanaryStep, CanaryWindow,
+    LatencySummary, Layout, Stretch,
 };
 pub use probe::{plan_line, Canary, CLIENT_ID, TOPIC};
