@@ -321,8 +321,20 @@ async fn run_matrix(s: &Scenario, select: &str, report_dir: &Path, quiet: bool) 
             r.report
         ));
     }
+    let html_rows: Vec<crate::report::html::MatrixEntryRow<'_>> = rows
+        .iter()
+        .map(|r| crate::report::html::MatrixEntryRow {
+            from: &r.from,
+            to: &r.to,
+            set: if r.nightly { "nightly" } else { "default" },
+            verdict: r.verdict,
+            link: format!("{}-to-{}/report.html", r.from, r.to),
+        })
+        .collect();
+    let html = crate::report::html::matrix(&s.name, &html_rows);
     let written = std::fs::create_dir_all(report_dir)
         .and_then(|()| std::fs::write(report_dir.join("matrix.md"), &table))
+        .and_then(|()| std::fs::write(report_dir.join("matrix.html"), &html))
         .and_then(|()| {
             let json = serde_json::to_string_pretty(&rows).map_err(std::io::Error::other)?;
             std::fs::write(report_dir.join("matrix.json"), json + "\n")

@@ -110,6 +110,12 @@ fn run_scenario(file: &Path, name: &str, entry: Option<&str>) -> Result<(), Fail
                 format!("{name}: matrix.md lacks a passing row for {label}:\n{table}").into(),
             );
         }
+        let page = std::fs::read_to_string(base_dir.join("matrix.html")).unwrap_or_default();
+        if !page.contains(&format!("href=\"{label}/report.html\"")) {
+            return Err(
+                format!("{name}: matrix.html does not link {label}/report.html:\n{page}").into(),
+            );
+        }
     }
     if status.code() != Some(0) {
         return Err(format!("{name}: exit {status}; report: {report}").into());

@@ -288,6 +288,39 @@ pub fn render(r: &Report) -> String {
     o
 }
 
+/// One entry of a version matrix, for `matrix`.
+#[derive(Debug)]
+pub struct MatrixEntryRow<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub set: &'a str,
+    pub verdict: &'a str,
+    /// The entry's report.html, relative to the matrix page.
+    pub link: String,
+}
+
+/// matrix.html: the version matrix of a scenario, each entry linking its own report.html.
+pub fn matrix(scenario: &str, rows: &[MatrixEntryRow<'_>]) -> String {
+    let mut o = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Version matrix of {0}</title><style>{STYLE}</style></head><body>\n<h1>Version matrix of {0}</h1>\n<table><tr><th>from</th><th>to</th><th>set</th><th>verdict</th><th>report</th></tr>\n",
+        esc(scenario)
+    );
+    for r in rows {
+        let class = if r.verdict == "pass" { "ok" } else { "bad" };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td><a href=\"{}\">report.html</a></td></tr>",
+            esc(r.from),
+            esc(r.to),
+            esc(r.set),
+            esc(r.verdict),
+            esc(&r.link)
+        );
+    }
+    o.push_str("</table>\n</body></html>\n");
+    o
+}
+
 const STYLE: &str =
     "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}code{background:#f3f3f3;padding:0 3px}\
