@@ -85,6 +85,30 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Compare two runs of one scenario (their report.json): availability, latency, lag, step and
+    /// node times, checks. Writes diff.md and diff.json; exit 1 when B is past a tolerance. Needs
+    /// no Docker.
+    Diff {
+        /// The baseline's report.json (or the folder holding it).
+        a: PathBuf,
+        /// The run to judge (report.json or its folder).
+        b: PathBuf,
+        /// Where diff.md and diff.json go (default: B's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Canary availability B may lose, in percentage points.
+        #[arg(long, default_value_t = 1.0)]
+        max_availability_drop: f64,
+        /// How much higher B's latency percentiles may be, in percent (and 50 ms).
+        #[arg(long, default_value_t = 50.0)]
+        max_latency_increase: f64,
+        /// How much higher B's maximum consumer lag may be, in percent (and 1000 records).
+        #[arg(long, default_value_t = 50.0)]
+        max_lag_increase: f64,
+        /// How much longer B's steps and rolled nodes may take, in percent (and 5 s).
+        #[arg(long, default_value_t = 50.0)]
+        max_phase_increase: f64,
+    },
     /// Write the JSON Schemas of stack and scenario files (for editor completion) and of report.json:
     /// by default to stacks/, scenarios/ and reports/, where the shipped files point.
     Schema {
@@ -136,6 +160,26 @@ pub async fn main(cli: Cli) -> i32 {
             command: ImagesCommand::Build { stack, force },
         } => images_build(stack, force).await,
         Command::Gc { all } => gc(all).await,
+        Command::Diff {
+            a,
+            b,
+            out,
+            max_availability_drop,
+            max_latency_increase,
+            max_lag_increase,
+            max_phase_increase,
+        } => diff(
+            &a,
+            &b,
+            out.as_deref(),
+            crate::report::diff::Tolerances {
+                availability_drop_pp: max_availability_drop,
+                latency_increase_pct: max_latency_increase,
+                lag_increase_pct: max_lag_increase,
+                phase_increase_pct: max_phase_increase,
+                ..crate::report::diff::Tolerances::default()
+            },
+        ),
         Command::Schema { out } => {
             for (home, name, schema) in crate::schemas() {
                 let path = out
@@ -347,6 +391,65 @@ async fn run_matrix(s: &Scenario, select: &str, report_dir: &Path, quiet: bool) 
     }
     println!("{table}");
     worst
+}
+
+/// `diff A B`: reads both reports, prints the comparison, writes it next to B (or to `out`).
+fn diff(a: &Path, b: &Path, out: Option<&Path>, t: crate::report::diff::Tolerances) -> i32 {
+    let read = |p: &Path| -> Result<(PathBuf, serde_json::Value), String> {
+        let file = if p.is_dir() {
+            p.join("report.json")
+        } else {
+            p.to_owned()
+        };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let value = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: not JSON: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        Ok((file, value))
+    };
+    let (ra, rb) = match (read(a), read(b)) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID_INPUT;
+        }
+    };
+    let d = match crate::report::diff::diff(&ra.1, &rb.1, &t) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {} and {}: {e}", ra.0.display(), rb.0.display());
+            return EXIT_INVALID_INPUT;
+        }
+    };
+    let md = crate::report::diff::markdown(&d);
+    println!("{md}");
+    let dir = out.map_or_else(
+        || {
+            rb.0.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_owned)
+        },
+        Path::to_owned,
+    );
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("diff.md"), &md))
+        .and_then(|()| {
+            let json = serde_json::to_string_pretty(&d).map_err(std::io::Error::other)?;
+            std::fs::write(dir.join("diff.json"), json + "\n")
+        });
+    if let Err(e) = written {
+        eprintln!("error: cannot write the diff to {}: {e}", dir.display());
+    }
+    if d.regressed() {
+        EXIT_CHECKS_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 async fn run(scenario: Scenario, report_dir: &Path, quiet: bool) -> i32 {

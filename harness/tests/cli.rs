@@ -665,3 +665,69 @@ fn a_scenario_without_its_stack_key_gets_scenario_errors() {
     assert!(err.contains("missing field `stack`"), "{err}");
     assert!(!err.contains("note:"), "{err}");
 }
+
+#[test]
+fn diff_compares_two_runs_and_fails_past_its_tolerances() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = |run: &str, p99: f64, lag: u64, check: &str| {
+        format!(
+            r#"{{"scenario": "s", "run_id": "{run}", "duration_s": 60.0,
+              "canary": {{"run": {{"availability_percent": 100.0, "longest_unavailability_ms": 0,
+                "e2e_latency": {{"p50_ms": 10.0, "p99_ms": {p99}}}, "produce_latency": {{"p50_ms": 5.0, "p99_ms": 9.0}}}}}},
+              "producers": [], "consumers": [{{"name": "r", "max_lag": {lag}}}], "steps": [],
+              "checks": [{{"name": "no_loss", "status": "{check}", "expected_to_fail": false}}]}}"#
+        )
+    };
+    let write = |name: &str, text: String| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("report.json"), text).expect("write");
+        d.to_str().expect("utf-8").to_owned()
+    };
+    let a = write("a", report("a", 300.0, 5000, "pass"));
+    let same = write("same", report("b", 310.0, 5100, "pass"));
+    let worse = write("worse", report("c", 2000.0, 5100, "fail"));
+
+    let o = harness(&["diff", &a, &same]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("within tolerances"));
+    assert!(Path::new(&same).join("diff.md").is_file());
+    assert!(Path::new(&same).join("diff.json").is_file());
+
+    let o = harness(&["diff", &a, &worse]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "| canary end-to-end p99 (ms) | 300.0 | 2000.0 | +567 % | **past tolerance** |"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("check `no_loss` came out as declared in the baseline and does not now"),
+        "{out}"
+    );
+    // A looser tolerance lets the latency through; the failed check still fails the diff.
+    let o = harness(&["diff", &a, &worse, "--max-latency-increase", "1000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("past tolerance"));
+
+    let other = write(
+        "other",
+        report("d", 1.0, 1, "pass").replace(r#""scenario": "s""#, r#""scenario": "t""#),
+    );
+    let o = harness(&["diff", &a, &other]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the reports are of two scenarios (`s` and `t`)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = harness(&["diff", &a, "/nonexistent/report.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/report.json: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -3,6 +3,7 @@
 //! ever holds a password.
 
 mod canary;
+pub mod diff;
 pub mod html;
 pub mod junit;
 pub mod markdown;
