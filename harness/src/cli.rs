@@ -543,6 +543,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         canary: None,
         registry: None,
         routing: None,
+        under_replicated: Vec::new(),
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -581,6 +582,11 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 &progress,
             )
             .await;
+            let replication = crate::probes::replication::ReplicationProbe::start(
+                running.bootstrap_servers(),
+                running.admin(),
+                progress.epoch(),
+            );
             let registry = running
                 .registry_url()
                 .map(|url| crate::probes::registry::RegistryProbe::start(&url, progress.epoch()));
@@ -592,6 +598,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             report.timing.steps_s = t_steps.elapsed().as_secs_f64();
             let t_wrap = Instant::now();
             let results = load.finish().await;
+            report.under_replicated = replication.finish().await;
             if let Some(registry) = registry {
                 let r = registry.finish(results.registrations.clone()).await;
                 progress.say(crate::report::registry_line(&r));

@@ -4,3 +4,4 @@ pub mod canary;
 pub mod lag;
 pub mod metrics_http;
 pub mod registry;
+pub mod replication;

@@ -167,7 +167,22 @@ pub fn render(r: &Report) -> String {
         &lag,
         &bands,
     ));
-    o.push_str("<p class=\"meta\">Under-replicated partitions are not sampled over time yet; rolling upgrades wait for none before each next node (see the steps).</p>\n");
+    let urp = [Series {
+        name: "under-replicated partitions".into(),
+        color: RED,
+        points: r
+            .under_replicated
+            .iter()
+            .map(|s| (s.at_s, s.under_replicated.map(f64::from)))
+            .collect(),
+    }];
+    o.push_str(&chart(
+        "Under-replicated partitions (gaps: no broker answered)",
+        "partitions",
+        end,
+        &urp,
+        &bands,
+    ));
 
     o.push_str("<h2>Checks</h2>\n<table><tr><th>check</th><th>result</th><th>evidence</th></tr>\n");
     for c in &r.checks {
@@ -541,7 +556,8 @@ fn chart(title: &str, unit: &str, end: f64, series: &[Series], bands: &[Span]) -
         v += y_step;
     }
     let _ = writeln!(o, "<text x=\"4\" y=\"14\">{}</text>", esc(unit));
-    let mut legend_x = LEFT + 260.0;
+    // After the title, whose width is about 6.5 px a character at this size.
+    let mut legend_x = LEFT + 24.0 + 6.5 * title.chars().count() as f64;
     for s in series {
         let mut d = String::new();
         let mut pen_down = false;

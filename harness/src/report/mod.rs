@@ -79,6 +79,8 @@ pub struct Report {
     /// Canary routing of a consumer service: phases, promotion, who handled what.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing: Option<crate::checks::routing::RoutingReport>,
+    /// Under-replicated partitions of the cluster, sampled once a second while the steps ran.
+    pub under_replicated: Vec<crate::probes::replication::ReplicationSample>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -422,6 +424,7 @@ mod tests {
             canary: None,
             registry: None,
             routing: None,
+            under_replicated: Vec::new(),
         }
     }
 
