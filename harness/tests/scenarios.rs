@@ -169,8 +169,8 @@ fn html_renders(html: &Path, has_producers: bool) -> Result<(), Failed> {
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
         .ok_or("no headless Chromium to render report.html: install Debian's `chromium` (`apt-get install -y chromium`), or run `bash .ci/run`, which does")?;
-    let profile = tempfile_dir()?;
-    let shot = profile.join("report.png");
+    let profile = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
+    let shot = profile.path().join("report.png");
     let out = Command::new(chromium)
         .args([
             "--headless",
@@ -182,7 +182,7 @@ fn html_renders(html: &Path, has_producers: bool) -> Result<(), Failed> {
             "--window-size=1000,2400",
             "--virtual-time-budget=2000",
         ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg("--dump-dom")
         .arg(format!(
@@ -193,7 +193,6 @@ fn html_renders(html: &Path, has_producers: bool) -> Result<(), Failed> {
         .map_err(|e| format!("cannot run {chromium}: {e}"))?;
     let dom = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&profile);
     if let Some(line) = log
         .lines()
         .find(|l| l.contains(":CONSOLE(") || l.contains("Uncaught"))
@@ -221,19 +220,6 @@ fn html_renders(html: &Path, has_producers: bool) -> Result<(), Failed> {
         return Err("report.html draws no line: every chart path is empty".into());
     }
     Ok(())
-}
-
-/// A fresh folder for Chromium's profile and screenshot.
-fn tempfile_dir() -> Result<PathBuf, Failed> {
-    let dir = std::env::temp_dir().join(format!(
-        "kafka-harness-chromium-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 /// A stack with a schema registry: its subjects and versions were read back from the registry's

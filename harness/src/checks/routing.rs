@@ -252,6 +252,12 @@ impl RoutingPhase {
         let total = self.to_legacy + self.to_canary;
         (total > 0).then(|| self.to_canary as f64 / total as f64)
     }
+
+    /// The share for tables: three decimals, `-` for a phase that routed nothing.
+    pub fn share_text(&self) -> String {
+        self.share()
+            .map_or_else(|| "-".to_owned(), |s| format!("{s:.3}"))
+    }
 }
 
 /// Fewer records than this in a phase say nothing about its share.

@@ -24,7 +24,7 @@ use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVers
 use crate::probes::lag::LagSampler;
 use crate::probes::registry::Registration;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{ConsumerSpec, ProducerSpec, RouterSpec, Scenario, SchemaFile};
+use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
@@ -53,17 +53,9 @@ struct ConsumerSlot {
     avro: Option<Arc<Mutex<AvroReadStats>>>,
     /// A version of the routed service: which one, and whether it reads the original topic.
     routing: Option<(ServiceVersion, bool)>,
-}
-
-impl ConsumerSlot {
     /// The topic whose producers' records this consumer judges: its own, or for a version of the
     /// routed service, the router's original topic.
-    fn origin_topic<'a>(&'a self, router: Option<&'a RouterSpec>) -> &'a str {
-        match (self.routing, router) {
-            (Some(_), Some(r)) => &r.topic,
-            _ => &self.spec.topic,
-        }
-    }
+    origin_topic: String,
 }
 
 struct RouterSlot {
@@ -114,14 +106,20 @@ pub struct LoadResults {
 }
 
 impl LoadResults {
-    /// One consumer result per ledger: the two versions of a routed service share one.
+    /// One consumer result per ledger (see `judged`).
     pub fn judged(&self) -> Vec<&ConsumerResult> {
-        let mut seen = std::collections::BTreeSet::new();
-        self.consumers
-            .iter()
-            .filter(|c| seen.insert(c.label()))
-            .collect()
+        judged(&self.consumers)
     }
+}
+
+/// One consumer result per ledger: the two versions of a routed service share one, judged and
+/// shown once under the service's name.
+pub fn judged(consumers: &[ConsumerResult]) -> Vec<&ConsumerResult> {
+    let mut seen = std::collections::BTreeSet::new();
+    consumers
+        .iter()
+        .filter(|c| seen.insert(c.label()))
+        .collect()
 }
 
 pub struct LoadSet {
@@ -186,12 +184,17 @@ impl LoadSet {
             .iter()
             .map(|c| {
                 let routing = version_of(&c.name).map(|v| (v, false));
+                let origin_topic = match (&routing, router_spec) {
+                    (Some(_), Some(r)) => r.topic.clone(),
+                    _ => c.topic.clone(),
+                };
                 let ledger = match (&routing, &service_ledger) {
                     (Some(_), Some(l)) => l.clone(),
-                    _ => ledger_for(&c.topic),
+                    _ => ledger_for(&origin_topic),
                 };
                 let slot = ConsumerSlot {
                     routing,
+                    origin_topic,
                     spec: c.clone(),
                     ledger,
                     counters: Arc::default(),
@@ -291,12 +294,11 @@ impl LoadSet {
             if slot.task.is_some() || slot.stats.is_some() {
                 return Err(format!("producer {name} was already started"));
             }
-            let router = self.router.as_ref().map(|r| &r.router.spec);
             let mut ledgers: Vec<Arc<Mutex<Ledger>>> = Vec::new();
             for c in self
                 .consumers
                 .values()
-                .filter(|c| c.origin_topic(router) == slot.spec.topic)
+                .filter(|c| c.origin_topic == slot.spec.topic)
             {
                 if !ledgers.iter().any(|l| Arc::ptr_eq(l, &c.ledger)) {
                     ledgers.push(c.ledger.clone());
@@ -441,11 +443,10 @@ impl LoadSet {
     /// Waits until the consumer has read every acknowledged record of its topic and no producer of
     /// that topic is still sending. Never fails: what is missing at the timeout is for the checks.
     pub async fn drain(&mut self, name: &str, timeout: Duration) -> Result<String, String> {
-        let router = self.router.as_ref().map(|r| &r.router.spec);
         let topic = self
             .consumers
             .get(name)
-            .map(|c| c.origin_topic(router).to_owned())
+            .map(|c| c.origin_topic.clone())
             .ok_or_else(|| format!("no consumer named {name}"))?;
         let deadline = Instant::now() + timeout;
         loop {
@@ -636,12 +637,7 @@ impl LoadSet {
             let _ = self.stop(&n).await;
         }
         // The router commits what it has before its services stop reading.
-        if let Some(slot) = &mut self.router {
-            if let Some(task) = slot.task.take() {
-                slot.shared.desire(router::Desired::Stop);
-                let _ = task.await;
-            }
-        }
+        self.stop_router(router::Desired::Stop).await;
         let consumers: Vec<String> = self.consumers.keys().cloned().collect();
         for n in consumers {
             let _ = self.stop(&n).await;

@@ -67,7 +67,13 @@ pub fn rate(bytes: &[u8]) -> f64 {
 pub fn route(key: Option<&[u8]>, partition: i32, offset: i64, threshold: f64) -> ServiceVersion {
     let r = match key {
         Some(k) => rate(k),
-        None => rate(format!("{partition} {offset}").as_bytes()),
+        None => {
+            // Without a key the position decides; hashed from its bytes, no text per record.
+            let mut at = [0u8; 12];
+            at[..4].copy_from_slice(&partition.to_le_bytes());
+            at[4..].copy_from_slice(&offset.to_le_bytes());
+            rate(&at)
+        }
     };
     if r < threshold {
         ServiceVersion::Canary

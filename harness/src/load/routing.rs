@@ -17,6 +17,17 @@ use crate::scenario::{format_duration, PromoteFrom, RouterFault};
 const PAUSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl LoadSet {
+    /// Ends the running router instance, `how` it is told to (`Stop`: after committing; `Kill`:
+    /// at once), and waits for its thread. Nothing to do when none runs.
+    pub(super) async fn stop_router(&mut self, how: Desired) {
+        if let Some(slot) = &mut self.router {
+            if let Some(task) = slot.task.take() {
+                slot.shared.desire(how);
+                let _ = task.await;
+            }
+        }
+    }
+
     fn router_slot(&mut self) -> Result<&mut super::RouterSlot, String> {
         self.router
             .as_mut()
@@ -135,17 +146,14 @@ impl LoadSet {
         fault: RouterFault,
         down_for: Duration,
     ) -> Result<String, String> {
-        let slot = self.router_slot()?;
-        let threshold = slot.shared.threshold();
-        slot.shared.desire(match fault {
+        let threshold = self.router_slot()?.shared.threshold();
+        self.stop_router(match fault {
             RouterFault::Kill => Desired::Kill,
             RouterFault::Restart => Desired::Stop,
-        });
-        if let Some(task) = slot.task.take() {
-            let _ = task.await;
-        }
+        })
+        .await;
         tokio::time::sleep(down_for).await;
-        slot.shared.desire(Desired::Run(threshold));
+        self.router_slot()?.shared.desire(Desired::Run(threshold));
         self.start_router();
         let verb = match fault {
             RouterFault::Kill => "killed mid-batch (nothing committed or aborted)",
@@ -167,12 +175,8 @@ impl LoadSet {
         let fail = |e: String| (e, vec![]);
         let paused = self.pause_and_drain(drain_timeout).await.map_err(fail)?;
         self.next_phase(None);
-        let slot = self.router_slot().map_err(fail)?;
-        slot.shared.desire(Desired::Stop);
-        if let Some(task) = slot.task.take() {
-            let _ = task.await;
-        }
-        let spec = slot.router.spec.clone();
+        self.stop_router(Desired::Stop).await;
+        let spec = self.router_slot().map_err(fail)?.router.spec.clone();
         let (bootstrap, admin) = (self.bootstrap.clone(), self.admin.clone());
         let (group, topic) = (spec.name.clone(), spec.topic.clone());
         let router::Positions { committed, ends } = tokio::task::spawn_blocking(move || {
@@ -261,16 +265,12 @@ impl LoadSet {
         ))
     }
 
-    /// Stops the router (committing what it has) and judges who handled what.
+    /// Judges who handled what; the router has been stopped (`finish` stops it before its services).
     pub(super) async fn finish_routing(
         &mut self,
         lag: &BTreeMap<String, crate::checks::lag::LagSeries>,
     ) -> Option<RoutingReport> {
         let slot = self.router.as_mut()?;
-        if let Some(task) = slot.task.take() {
-            slot.shared.desire(Desired::Stop);
-            let _ = task.await;
-        }
         let spec = slot.router.spec.clone();
         let shared = Arc::clone(&slot.shared);
         let promotion = slot.promotion.clone();

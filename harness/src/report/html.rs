@@ -22,10 +22,11 @@ const RED: &str = "#d62728";
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
-    let (verdict, color) = match r.verdict {
-        Verdict::Pass => ("PASS", "#2ca02c"),
-        Verdict::Fail => ("FAIL", RED),
-        Verdict::Error => ("ERROR", RED),
+    let verdict = r.verdict.word();
+    let color = if r.verdict == Verdict::Pass {
+        "#2ca02c"
+    } else {
+        RED
     };
     let _ = write!(
         o,
@@ -240,9 +241,7 @@ pub fn render(r: &Report) -> String {
 
     if !r.consumers.is_empty() {
         o.push_str("<h2>Integrity</h2>\n<table><tr><th>consumer</th><th>topic</th><th>acked</th><th>delivered</th><th>lost</th><th>duplicated</th><th>redelivered</th><th>reordered</th><th>corrupted</th></tr>\n");
-        // The versions of a routed service share one ledger: one row for the service.
-        let mut seen = std::collections::BTreeSet::new();
-        for c in r.consumers.iter().filter(|c| seen.insert(c.label())) {
+        for c in crate::load::judged(&r.consumers) {
             let i = &c.integrity;
             let reordered = if c.service.is_some() {
                 "not judged".to_owned()
@@ -280,7 +279,7 @@ pub fn render(r: &Report) -> String {
                 p.ended_at_s,
                 p.to_legacy,
                 p.to_canary,
-                p.share().map_or_else(|| "-".to_owned(), |s| format!("{s:.3}")),
+                p.share_text(),
                 p.pause_ms
             );
         }

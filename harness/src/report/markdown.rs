@@ -3,16 +3,12 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, Verdict};
+use super::Report;
 use crate::outcome::Status;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
-    let verdict = match r.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-    };
+    let verdict = r.verdict.word();
     let _ = writeln!(o, "# {} — {verdict}\n", r.scenario);
     let _ = writeln!(
         o,

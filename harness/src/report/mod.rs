@@ -112,6 +112,17 @@ pub struct TimedErrorLine {
     pub error: String,
 }
 
+impl Verdict {
+    /// The verdict as every reporter shows it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::Fail => "FAIL",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
 impl Report {
     /// Pass when every step passed and the checks came out as declared: all passing, or exactly
     /// the `expect.fail` ones failing.
@@ -146,12 +157,18 @@ impl Report {
                 });
             }
         }
-        if let Some(r) = &results.routing {
+        let routing = results.routing.map(|mut r| {
+            for (_, e) in &mut r.errors {
+                *e = creds.redact(e);
+            }
+            r
+        });
+        if let Some(r) = &routing {
             for (at_s, e) in &r.errors {
                 errors.push(TimedErrorLine {
                     at_s: *at_s,
                     source: format!("router {}", r.router),
-                    error: creds.redact(e),
+                    error: e.clone(),
                 });
             }
         }
@@ -159,12 +176,7 @@ impl Report {
         self.errors = errors;
         self.producers = results.producers;
         self.consumers = results.consumers;
-        self.routing = results.routing.map(|mut r| {
-            for (_, e) in &mut r.errors {
-                *e = creds.redact(e);
-            }
-            r
-        });
+        self.routing = routing;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -182,11 +194,7 @@ impl Report {
             .iter()
             .filter(|s| s.status == Status::Pass)
             .count();
-        let verdict = match self.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Error => "ERROR",
-        };
+        let verdict = self.verdict.word();
         let mut s = format!(
             "{verdict}: scenario {} — {passed}/{} steps passed in {:.0}s (run {})",
             self.scenario,

@@ -38,8 +38,7 @@ pub fn markdown(r: &RoutingReport) -> String {
             p.ended_at_s,
             p.to_legacy,
             p.to_canary,
-            p.share()
-                .map_or_else(|| "-".to_owned(), |s| format!("{s:.3}")),
+            p.share_text(),
             p.pause_ms,
             p.legacy_max_lag,
             p.canary_max_lag

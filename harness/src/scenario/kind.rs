@@ -100,7 +100,7 @@ pub fn decide(source: &Source) -> Result<Decided, InputError> {
             guessed: false,
         });
     }
-    top_level(source, None)?;
+    shape(source, &value, None)?;
     let has = |k: &str| value.as_mapping().is_some_and(|m| m.contains_key(k));
     let (kind, why) = if has("stack") || has("steps") {
         (Kind::Scenario, "it has a `stack` or `steps` key")
@@ -125,9 +125,15 @@ pub fn decide(source: &Source) -> Result<Decided, InputError> {
 /// Refuses an empty file and one whose top level is not a mapping, saying what `kind` (or, when
 /// unknown, either kind) expects. Other problems are left to the typed parse.
 pub fn top_level(source: &Source, kind: Option<Kind>) -> Result<(), InputError> {
-    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(&source.text) else {
-        return Ok(());
-    };
+    match serde_yaml::from_str::<serde_yaml::Value>(&source.text) {
+        Ok(value) => shape(source, &value, kind),
+        // Syntax errors are for the typed parse, which locates them.
+        Err(_) => Ok(()),
+    }
+}
+
+/// `top_level` of a document already parsed.
+fn shape(source: &Source, value: &serde_yaml::Value, kind: Option<Kind>) -> Result<(), InputError> {
     let found = match value {
         serde_yaml::Value::Mapping(_) | serde_yaml::Value::Tagged(_) => return Ok(()),
         serde_yaml::Value::Null => None,

@@ -143,14 +143,7 @@ pub(super) fn router_section(
             "the router runs as a service user of the stack (with its ACLs), not as `admin`",
         );
     }
-    for (key, t) in [("threshold", raw.threshold)] {
-        if !(0.0..=1.0).contains(&t) {
-            c.error(
-                &path.key(key),
-                format!("{t} is not a share; expected 0.0 to 1.0"),
-            );
-        }
-    }
+    threshold(c, &path.key("threshold"), raw.threshold);
     for (key, consumer, topic) in [
         ("legacy", &raw.legacy, &legacy_topic),
         ("canary", &raw.canary, &canary_topic),
