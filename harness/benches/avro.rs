@@ -160,15 +160,7 @@ struct Bench<'a> {
 }
 
 fn main() -> ExitCode {
-    match Config::from_env() {
-        Ok(config) => common::main("avro benchmark", |run, progress| {
-            measure(run, config, progress)
-        }),
-        Err(e) => {
-            eprintln!("avro benchmark: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main_with("avro benchmark", Config::from_env(), measure)
 }
 
 async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), String> {

@@ -153,15 +153,7 @@ struct Sample {
 }
 
 fn main() -> ExitCode {
-    match Config::from_env() {
-        Ok(config) => common::main("producer benchmark", |run, progress| {
-            measure(run, config, progress)
-        }),
-        Err(e) => {
-            eprintln!("producer benchmark: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main_with("producer benchmark", Config::from_env(), measure)
 }
 
 async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), String> {

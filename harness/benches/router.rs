@@ -105,15 +105,7 @@ struct Sample {
 }
 
 fn main() -> ExitCode {
-    match Config::from_env() {
-        Ok(config) => common::main("router benchmark", move |run, progress| {
-            measure(run, config, progress)
-        }),
-        Err(e) => {
-            eprintln!("router benchmark: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::main_with("router benchmark", Config::from_env(), measure)
 }
 
 async fn measure(run: Run, config: Config, progress: Progress) -> Result<(), String> {

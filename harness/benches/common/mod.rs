@@ -33,6 +33,23 @@ where
     runtime.block_on(run(name, measure))
 }
 
+/// `main` for a benchmark with settings from the environment: `config` (or its error, printed
+/// with `name`) is handed to `measure` with the run.
+pub fn main_with<C, F, Fut>(name: &str, config: Result<C, String>, measure: F) -> ExitCode
+where
+    C: Send + 'static,
+    F: FnOnce(Run, C, Progress) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    match config {
+        Ok(config) => main(name, move |run, progress| measure(run, config, progress)),
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run<F, Fut>(name: &str, measure: F) -> ExitCode
 where
     F: FnOnce(Run, Progress) -> Fut,
