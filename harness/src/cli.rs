@@ -593,8 +593,14 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             let mut load = crate::load::LoadSet::new(&running, &scenario, progress.epoch());
             load.start_initial();
             let t_steps = Instant::now();
-            report.steps =
-                crate::steps::execute(&running, &scenario.steps, &mut load, &progress).await;
+            report.steps = crate::steps::execute(
+                &running,
+                &scenario.steps,
+                &scenario.expect_failed_steps,
+                &mut load,
+                &progress,
+            )
+            .await;
             report.timing.steps_s = t_steps.elapsed().as_secs_f64();
             let t_wrap = Instant::now();
             let results = load.finish().await;
@@ -608,15 +614,21 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 report.canary = Some(canary.finish(&report.steps, &redactor).await);
             }
             let after = running.read_versions().await;
-            report.versions = before
+            // A migration adds controllers and retires ZooKeeper: both sides list every node.
+            let nodes: std::collections::BTreeSet<&String> =
+                before.keys().chain(after.keys()).collect();
+            report.versions = nodes
                 .into_iter()
-                .map(|(node, before)| {
-                    let after = after.get(&node).cloned().unwrap_or_default();
-                    crate::report::NodeVersions {
-                        node,
-                        before,
-                        after,
-                    }
+                .map(|node| crate::report::NodeVersions {
+                    node: node.clone(),
+                    before: before
+                        .get(node)
+                        .cloned()
+                        .unwrap_or_else(|| "(not yet started)".to_owned()),
+                    after: after
+                        .get(node)
+                        .cloned()
+                        .unwrap_or_else(|| "(retired)".to_owned()),
                 })
                 .collect();
             let step_ends: Vec<f64> = report

@@ -25,4 +25,24 @@ pub struct StepOutcome {
     /// What the check saw: client errors, counts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// The scenario declares this step must fail (`expect.failed_steps`): a planted defect.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expected_to_fail: bool,
+}
+
+impl StepOutcome {
+    /// The step came out as the scenario declared: passed, or failed when it had to.
+    pub fn as_declared(&self) -> bool {
+        (self.status == Status::Pass) != self.expected_to_fail
+    }
+
+    /// How reports word the outcome.
+    pub fn word(&self) -> &'static str {
+        match (self.status, self.expected_to_fail) {
+            (Status::Pass, false) => "ok",
+            (Status::Fail, true) => "failed as expected",
+            (Status::Fail, false) => "FAILED",
+            (Status::Pass, true) => "PASSED (expected to fail)",
+        }
+    }
 }

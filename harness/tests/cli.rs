@@ -731,3 +731,98 @@ fn diff_compares_two_runs_and_fails_past_its_tolerances() {
         stderr(&o)
     );
 }
+
+/// A ZooKeeper → KRaft migration in its four phases on a 3.7 ZooKeeper stack.
+const MIGRATION: &str = "name: t\nstack: stack.yaml\ntopics:\n  - name: t1\n    partitions: 3\n    replication_factor: 3\nsteps:\n  - migrate_to_kraft: { phase: controllers, controllers: 3 }\n  - migrate_to_kraft: { phase: brokers }\n  - migrate_to_kraft: { phase: kraft_brokers }\n  - migrate_to_kraft: { phase: finalize }\n  - rolling_upgrade: { component: controller, to: \"4.1.1\" }\n  - rolling_upgrade: { component: kafka, to: \"4.1.1\" }\n  - bump_metadata_version: { to: \"4.1\" }\n  - restart: { node: controller-2 }\n";
+
+#[test]
+fn a_migration_is_validated_phase_by_phase() {
+    let (_dir, path) = broken(STACK, MIGRATION);
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // Out of order, twice, an even quorum, a typo.
+    let err = refused(
+        STACK,
+        &MIGRATION
+            .replace("phase: brokers }", "phase: kraft_brokers }")
+            .replace("controllers: 3", "controllers: 2")
+            .replace("phase: finalize", "phase: finalise"),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[1].migrate_to_kraft.phase: `kraft_brokers` cannot run here: the next phase is `brokers`; step 1 ran `controllers`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "steps[0].migrate_to_kraft.controllers: 2 controller(s): a quorum is 1, 3 or 5"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown phase `finalise`") && err.contains("did you mean `finalize`?"),
+        "{err}"
+    );
+
+    // What only exists before, after or outside a migration.
+    let err = refused(
+        STACK,
+        &MIGRATION.replace(
+            "  - migrate_to_kraft: { phase: controllers",
+            "  - restart: { node: controller-1 }\n  - migrate_to_kraft: { phase: controllers",
+        )
+        .replace(
+            "  - migrate_to_kraft: { phase: kraft_brokers }\n",
+            "  - rolling_upgrade: { component: kafka, to: \"3.9.1\" }\n  - bump_metadata_version: { to: \"3.9\" }\n  - migrate_to_kraft: { phase: kraft_brokers }\n",
+        )
+        .replace("  - restart: { node: controller-2 }\n", "  - stop: { node: zookeeper-1 }\n"),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[0].restart.node: `controller-1` exists only once `migrate_to_kraft: { phase: controllers }` has run"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[3].rolling_upgrade: a ZooKeeper → KRaft migration is under way (step 3 ran phase `brokers`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[4].bump_metadata_version: metadata.version cannot change during a ZooKeeper → KRaft migration"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "steps[10].stop.node: `zookeeper-1` was retired by the migration's `finalize` (step 7)"
+        ),
+        "{err}"
+    );
+
+    // A KRaft stack has nothing to migrate; a release before 3.6 cannot.
+    let kraft = STACK
+        .replace("zookeeper:\n  version: \"3.8.4\"\n", "")
+        .replace("brokers: 3\n", "brokers: 3\n  mode: kraft\n");
+    let err = refused(&kraft, MIGRATION, "validate");
+    assert!(
+        err.contains("steps[0].migrate_to_kraft: the stack already runs KRaft"),
+        "{err}"
+    );
+    let err = refused(&STACK.replace("3.7.2", "3.5.2"), MIGRATION, "validate");
+    assert!(
+        err.contains("the brokers run 3.5.2 at this step; the ZooKeeper → KRaft migration needs 3.6.0 or later"),
+        "{err}"
+    );
+
+    // Steps expected to fail must exist.
+    let err = refused(
+        STACK,
+        &format!("{MIGRATION}expect:\n  failed_steps: [4, 12]\n"),
+        "validate",
+    );
+    assert!(
+        err.contains(
+            "expect.failed_steps[1]: step 12 does not exist: the steps are numbered 1 to 8"
+        ),
+        "{err}"
+    );
+}

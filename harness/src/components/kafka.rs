@@ -7,6 +7,11 @@
 //!   (the StandardAuthorizer keeps them in the metadata log). The controller listener uses SASL/PLAIN
 //!   with the harness's admin (SCRAM cannot authenticate controllers: their credentials live in the
 //!   very log they serve).
+//! - ZooKeeper → KRaft migration (KIP-866): a node's [`Mode`] says which keys it gets while the
+//!   cluster moves over: controllers in migration mode also hold ZooKeeper's connection and the
+//!   inter-broker listener (they act as the ZooKeeper brokers' controller), ZooKeeper brokers in
+//!   migration mode also know the controller quorum. Controllers formatted for a migration get no
+//!   SCRAM credentials: those, like the ACLs, are copied from ZooKeeper.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +29,50 @@ pub const DATA_DIR: &str = "/var/lib/kafka/data";
 /// Mount point of the broker's named volume: its data survives a replacement of the container.
 pub const VOLUME_DIR: &str = "/var/lib/kafka";
 pub const SCRAM: &str = "SCRAM-SHA-512";
+
+/// How a Kafka node runs: as the stack declares it, or at a step of a ZooKeeper → KRaft migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A ZooKeeper-mode broker.
+    ZooKeeper,
+    /// A ZooKeeper-mode broker with `zookeeper.metadata.migration.enable`: it registers with the
+    /// KRaft controllers, which take over as its controller.
+    ZooKeeperMigrating,
+    /// A KRaft node (broker, controller or both).
+    Kraft,
+    /// A KRaft controller with `zookeeper.metadata.migration.enable`: it copies ZooKeeper's
+    /// metadata into its log, then writes every change to both.
+    KraftMigrating,
+}
+
+impl Mode {
+    /// What a node of `stack` runs when no migration touched it.
+    pub fn declared(stack: &Stack) -> Self {
+        if stack.kafka.is_kraft() {
+            Self::Kraft
+        } else {
+            Self::ZooKeeper
+        }
+    }
+
+    /// How progress lines and reports name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ZooKeeper => "ZooKeeper mode",
+            Self::ZooKeeperMigrating => "ZooKeeper mode, migrating",
+            Self::Kraft => "KRaft",
+            Self::KraftMigrating => "KRaft, migrating",
+        }
+    }
+
+    pub fn is_kraft(self) -> bool {
+        matches!(self, Self::Kraft | Self::KraftMigrating)
+    }
+
+    fn migrating(self) -> bool {
+        matches!(self, Self::ZooKeeperMigrating | Self::KraftMigrating)
+    }
+}
 
 /// Where a key of the rendered file came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -101,10 +150,13 @@ pub fn zookeeper_connect(stack: &Stack) -> String {
 
 /// Layers, lowest first: harness defaults, production's file, the stack's `config`, then the keys
 /// the harness must own for the copy to run at all (listeners, ids, paths, connection strings,
-/// and the SCRAM/ACL security the harness authenticates with).
+/// and the SCRAM/ACL security the harness authenticates with). During a migration `stack` is the
+/// stack as it runs (KRaft with dedicated controllers, ZooKeeper still there) and `mode` says which
+/// side of the move `node` is on.
 pub fn server_properties(
     stack: &Stack,
     node: NodeId,
+    mode: Mode,
     external_host_port: u16,
     pin_protocol: Option<&str>,
 ) -> ServerProperties {
@@ -140,10 +192,18 @@ pub fn server_properties(
             None => admin,
         }
     };
-    let mut owned = match stack.kafka.mode {
-        KafkaMode::ZooKeeper => zookeeper_mode_keys(stack, node, external_host_port),
-        KafkaMode::Kraft(controllers) => kraft_keys(stack, controllers, node, external_host_port),
+    let controllers = match stack.kafka.mode {
+        KafkaMode::Kraft(c) => c,
+        KafkaMode::ZooKeeper => Controllers::Dedicated(0),
     };
+    let mut owned = if mode.is_kraft() {
+        kraft_keys(stack, controllers, node, external_host_port)
+    } else {
+        zookeeper_mode_keys(stack, node, external_host_port)
+    };
+    if mode.migrating() {
+        owned.extend(migration_keys(stack, mode));
+    }
     owned.extend([
         ("log.dirs", DATA_DIR.to_owned()),
         ("allow.everyone.if.no.acl.found", "false".to_owned()),
@@ -162,8 +222,9 @@ pub fn server_properties(
         "advertised.port",
         "security.inter.broker.protocol",
     ];
-    if stack.kafka.is_kraft() {
-        // A ZooKeeper-mode production file moved onto KRaft: its identity and connection keys go.
+    if mode.is_kraft() {
+        // A ZooKeeper-mode production file moved onto KRaft: its identity and connection keys go
+        // (a controller in migration mode gets ZooKeeper's connection back as an owned key).
         conflicting.extend([
             "broker.id",
             "zookeeper.connect",
@@ -233,6 +294,46 @@ fn zookeeper_mode_keys(
     ]
 }
 
+/// The keys KIP-866 adds for the migration. A ZooKeeper broker learns the controller quorum and
+/// how to reach it (SASL/PLAIN as for KRaft brokers); a controller learns ZooKeeper and the
+/// inter-broker listener it sends the ZooKeeper brokers their metadata on (SCRAM, as the brokers).
+fn migration_keys(stack: &Stack, mode: Mode) -> Vec<(&'static str, String)> {
+    let mut keys = vec![("zookeeper.metadata.migration.enable", "true".to_owned())];
+    if mode.is_kraft() {
+        keys.extend([
+            ("zookeeper.connect", zookeeper_connect(stack)),
+            ("inter.broker.listener.name", "INTERNAL".to_owned()),
+            ("sasl.mechanism.inter.broker.protocol", SCRAM.to_owned()),
+            // Kafka requires the inter-broker mechanism among the enabled ones, even on a node
+            // whose only listener (the controller's) enables PLAIN.
+            ("sasl.enabled.mechanisms", SCRAM.to_owned()),
+        ]);
+    } else {
+        keys.extend([
+            ("controller.quorum.voters", voters(stack)),
+            ("controller.listener.names", "CONTROLLER".to_owned()),
+            (
+                "listener.security.protocol.map",
+                "INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+                    .to_owned(),
+            ),
+            ("sasl.mechanism.controller.protocol", "PLAIN".to_owned()),
+        ]);
+    }
+    keys
+}
+
+/// `controller.quorum.voters`: every voter at its controller listener.
+fn voters(stack: &Stack) -> String {
+    stack
+        .kafka
+        .voters()
+        .iter()
+        .map(|v| format!("{}@{v}:{CONTROLLER_PORT}", v.kafka_id()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `process.roles` of a node.
 pub fn roles(controllers: Controllers, node: NodeId) -> &'static str {
     match (node, controllers) {
@@ -249,17 +350,10 @@ fn kraft_keys(
     external_host_port: u16,
 ) -> Vec<(&'static str, String)> {
     let roles = roles(controllers, node);
-    let voters = stack
-        .kafka
-        .voters()
-        .iter()
-        .map(|v| format!("{}@{v}:{CONTROLLER_PORT}", v.kafka_id()))
-        .collect::<Vec<_>>()
-        .join(",");
     let mut keys = vec![
         ("node.id", node.kafka_id().to_string()),
         ("process.roles", roles.to_owned()),
-        ("controller.quorum.voters", voters),
+        ("controller.quorum.voters", voters(stack)),
         ("controller.listener.names", "CONTROLLER".to_owned()),
         (
             "listener.security.protocol.map",
@@ -310,7 +404,7 @@ fn kraft_keys(
 }
 
 /// The broker's own login: brokers authenticate to each other as the harness's admin.
-pub fn render_jaas(stack: &Stack, creds: &Credentials) -> String {
+pub fn render_jaas(mode: Mode, creds: &Credentials) -> String {
     let password = creds
         .password(ADMIN_USER)
         .map(|s| s.expose().to_owned())
@@ -318,8 +412,9 @@ pub fn render_jaas(stack: &Stack, creds: &Credentials) -> String {
     let mut out = format!(
         "KafkaServer {{\n  org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\";\n}};\n"
     );
-    if stack.kafka.is_kraft() {
-        // The controller listener's own section: PLAIN, with the admin as its only user.
+    if mode != Mode::ZooKeeper {
+        // The controller listener's own section: PLAIN, with the admin as its only user (a
+        // ZooKeeper broker in migration mode logs in with it to the controllers).
         out.push_str(&format!(
             "controller.KafkaServer {{\n  org.apache.kafka.common.security.plain.PlainLoginModule required\n  username=\"{ADMIN_USER}\"\n  password=\"{password}\"\n  user_{ADMIN_USER}=\"{password}\";\n}};\n"
         ));
@@ -329,27 +424,42 @@ pub fn render_jaas(stack: &Stack, creds: &Credentials) -> String {
 
 pub const JAAS_FILE: &str = "kafka_server_jaas.conf";
 
-/// Files of a Kafka node. KRaft nodes also get their start script (format, then start), each user's
-/// password file for the SCRAM credentials formatted into storage, and the admin client settings the
-/// harness runs the admin tools with inside a broker (ACLs, features, quorum).
+/// Files of a Kafka node: its properties, its JAAS file and the admin client settings the harness
+/// runs the admin tools with inside a broker (ACLs, features, quorum). KRaft nodes also get their
+/// start script (format, then start) and each user's password file for the SCRAM credentials
+/// formatted into storage. A broker that was a ZooKeeper broker keeps its formatted volume, and a
+/// controller formatted for a migration takes its credentials from ZooKeeper instead.
 pub fn broker_files(
-    stack: &Stack,
     props: &ServerProperties,
     node: NodeId,
+    mode: Mode,
     creds: &Credentials,
     cluster_id: &str,
     flavor: Flavor,
 ) -> Vec<ConfigFile> {
     let mut files = vec![
         ConfigFile::new("server.properties", props.render(node)),
-        ConfigFile::secret(JAAS_FILE, render_jaas(stack, creds)),
+        ConfigFile::secret(JAAS_FILE, render_jaas(mode, creds)),
+        ConfigFile::secret(ADMIN_CLIENT_FILE, admin_client_properties(creds)),
     ];
-    if stack.kafka.is_kraft() {
+    if mode.is_kraft() {
+        // A migration's metadata.version must be the ZooKeeper brokers' protocol.
+        let release = props
+            .entries
+            .get("inter.broker.protocol.version")
+            .filter(|_| mode == Mode::KraftMigrating)
+            .map(|(v, _)| format!(" --release-version {v}"))
+            .unwrap_or_default();
+        let what = if mode == Mode::KraftMigrating {
+            "for a migration from ZooKeeper, whose credentials it copies"
+        } else {
+            "with every SCRAM credential"
+        };
         let mut script = format!(
-            "set -eu\n# Formats the log directory once (cluster {cluster_id}), with every SCRAM credential; a\n# restarted or upgraded node keeps its formatted volume (and skips the tool's JVM start).\nif [ -f {DATA_DIR}/meta.properties ]; then\n  echo \"{DATA_DIR} is already formatted\"\nelse\n  {} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted",
+            "set -eu\n# Formats the log directory once (cluster {cluster_id}), {what}; a\n# restarted or upgraded node keeps its formatted volume (and skips the tool's JVM start).\nif [ -f {DATA_DIR}/meta.properties ]; then\n  echo \"{DATA_DIR} is already formatted\"\nelse\n  {} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted{release}",
             tool(flavor, "kafka-storage")
         );
-        for (user, secret) in creds.iter() {
+        for (user, secret) in creds.iter().filter(|_| mode == Mode::Kraft) {
             let file = format!("{user}.password");
             files.push(ConfigFile::secret(&file, secret.expose().to_owned()));
             script.push_str(&format!(
@@ -361,10 +471,6 @@ pub fn broker_files(
             tool(flavor, "kafka-server-start")
         ));
         files.push(ConfigFile::new(START_SCRIPT, script));
-        files.push(ConfigFile::secret(
-            ADMIN_CLIENT_FILE,
-            admin_client_properties(creds),
-        ));
     }
     files
 }
@@ -484,8 +590,8 @@ pub fn tool(flavor: Flavor, name: &str) -> String {
     }
 }
 
-pub fn command(stack: &Stack, flavor: Flavor) -> Vec<String> {
-    if stack.kafka.is_kraft() {
+pub fn command(mode: Mode, flavor: Flavor) -> Vec<String> {
+    if mode.is_kraft() {
         vec!["sh".to_owned(), format!("{CONFIG_DIR}/{START_SCRIPT}")]
     } else {
         vec![

@@ -40,6 +40,7 @@ mod tests {
 
     use std::path::Path;
 
+    use super::kafka::Mode;
     use crate::scenario::{load_stack, Flavor, NodeId, Stack};
     use crate::secrets::Credentials;
 
@@ -92,8 +93,13 @@ mod tests {
 
     #[test]
     fn server_properties_overlaid_on_production() {
-        let props =
-            super::kafka::server_properties(&stack(ENSEMBLE), NodeId::Kafka(2), 40002, None);
+        let props = super::kafka::server_properties(
+            &stack(ENSEMBLE),
+            NodeId::Kafka(2),
+            Mode::ZooKeeper,
+            40002,
+            None,
+        );
         insta::assert_snapshot!("server_properties", props.render(NodeId::Kafka(2)));
         let keys: Vec<&str> = props.overridden.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(
@@ -114,22 +120,24 @@ mod tests {
     fn kraft_dedicated_controllers() {
         let s = stack(KRAFT);
         let creds = Credentials::fixed(&s);
-        let controller = super::kafka::server_properties(&s, NodeId::Controller(1), 0, None);
+        let controller =
+            super::kafka::server_properties(&s, NodeId::Controller(1), Mode::Kraft, 0, None);
         insta::assert_snapshot!(
             "kraft_controller_properties",
             controller.render(NodeId::Controller(1))
         );
-        let broker = super::kafka::server_properties(&s, NodeId::Kafka(2), 40002, None);
+        let broker =
+            super::kafka::server_properties(&s, NodeId::Kafka(2), Mode::Kraft, 40002, None);
         insta::assert_snapshot!("kraft_broker_properties", broker.render(NodeId::Kafka(2)));
         // Production's ZooKeeper-mode identity and connection string are replaced, and said so.
         let keys: Vec<&str> = broker.overridden.iter().map(|o| o.key.as_str()).collect();
         assert!(keys.contains(&"broker.id") && keys.contains(&"zookeeper.connect"));
         assert!(!broker.entries.contains_key("zookeeper.connect"));
-        insta::assert_snapshot!("kraft_jaas", super::kafka::render_jaas(&s, &creds));
+        insta::assert_snapshot!("kraft_jaas", super::kafka::render_jaas(Mode::Kraft, &creds));
         let files = super::kafka::broker_files(
-            &s,
             &broker,
             NodeId::Kafka(2),
+            Mode::Kraft,
             &creds,
             "AAAAAAAAAAAAAAAAAAAAAA",
             Flavor::Harness,
@@ -150,7 +158,7 @@ mod tests {
                 .all(|f| f.secret)
         );
         assert_eq!(
-            super::kafka::command(&s, Flavor::Harness),
+            super::kafka::command(Mode::Kraft, Flavor::Harness),
             ["sh", "/etc/kafka-harness/start.sh"]
         );
         let acls = super::kafka::acl_commands(&s);
@@ -162,9 +170,105 @@ mod tests {
     }
 
     #[test]
+    fn migration_modes_render_kip_866_keys() {
+        use crate::scenario::{Controllers, KafkaMode};
+        let zk = stack(ENSEMBLE);
+        let mut live = zk.clone();
+        live.kafka.mode = KafkaMode::Kraft(Controllers::Dedicated(3));
+        let creds = Credentials::fixed(&zk);
+
+        // A ZooKeeper broker in migration mode: still itself, and pointed at the new quorum.
+        let b = super::kafka::server_properties(
+            &live,
+            NodeId::Kafka(1),
+            Mode::ZooKeeperMigrating,
+            40001,
+            None,
+        );
+        let get = |k: &str| b.entries.get(k).map(|(v, _)| v.clone());
+        assert_eq!(
+            get("zookeeper.metadata.migration.enable").as_deref(),
+            Some("true")
+        );
+        assert_eq!(get("broker.id").as_deref(), Some("1"));
+        assert!(get("zookeeper.connect").is_some_and(|c| c.contains("zookeeper-1:2181")));
+        assert_eq!(
+            get("controller.quorum.voters").as_deref(),
+            Some("101@controller-1:9094,102@controller-2:9094,103@controller-3:9094")
+        );
+        assert_eq!(
+            get("authorizer.class.name").as_deref(),
+            Some("kafka.security.authorizer.AclAuthorizer")
+        );
+        assert!(get("listener.security.protocol.map")
+            .is_some_and(|m| m.contains("CONTROLLER:SASL_PLAINTEXT")));
+        assert!(get("process.roles").is_none());
+        assert!(super::kafka::render_jaas(Mode::ZooKeeperMigrating, &creds)
+            .contains("controller.KafkaServer"));
+
+        // A controller in migration mode: KRaft, with ZooKeeper and the inter-broker listener.
+        let c = super::kafka::server_properties(
+            &live,
+            NodeId::Controller(2),
+            Mode::KraftMigrating,
+            0,
+            None,
+        );
+        let get = |k: &str| c.entries.get(k).map(|(v, _)| v.clone());
+        assert_eq!(get("process.roles").as_deref(), Some("controller"));
+        assert_eq!(get("node.id").as_deref(), Some("102"));
+        assert_eq!(
+            get("zookeeper.metadata.migration.enable").as_deref(),
+            Some("true")
+        );
+        assert!(get("zookeeper.connect").is_some_and(|c| c.contains("zookeeper-1:2181")));
+        assert_eq!(
+            get("inter.broker.listener.name").as_deref(),
+            Some("INTERNAL")
+        );
+        assert!(get("broker.id").is_none());
+        // Formatted with ZooKeeper's cluster id and no credentials: those come from ZooKeeper.
+        let files = super::kafka::broker_files(
+            &c,
+            NodeId::Controller(2),
+            Mode::KraftMigrating,
+            &creds,
+            "ZkClusterId",
+            Flavor::Harness,
+        );
+        let script = files
+            .iter()
+            .find(|f| f.path.ends_with("start.sh"))
+            .expect("start script");
+        assert!(
+            script.contents.contains("--cluster-id ZkClusterId"),
+            "{}",
+            script.contents
+        );
+        assert!(
+            !script.contents.contains("--add-scram"),
+            "{}",
+            script.contents
+        );
+        assert!(!files.iter().any(|f| f.path.ends_with(".password")));
+
+        // Out of migration mode: plain KRaft nodes, nothing of ZooKeeper left.
+        for node in [NodeId::Controller(1), NodeId::Kafka(3)] {
+            let p = super::kafka::server_properties(&live, node, Mode::Kraft, 40003, None);
+            for k in [
+                "zookeeper.connect",
+                "zookeeper.metadata.migration.enable",
+                "broker.id",
+            ] {
+                assert!(!p.entries.contains_key(k), "{node}: {k}");
+            }
+        }
+    }
+
+    #[test]
     fn kraft_combined_node_is_broker_and_controller() {
         let s = stack(&KRAFT.replace("  controllers: 3\n", ""));
-        let p = super::kafka::server_properties(&s, NodeId::Kafka(1), 40001, None);
+        let p = super::kafka::server_properties(&s, NodeId::Kafka(1), Mode::Kraft, 40001, None);
         let get = |k: &str| p.entries.get(k).map(|(v, _)| v.as_str());
         assert_eq!(get("process.roles"), Some("broker,controller"));
         assert_eq!(
@@ -191,7 +295,7 @@ mod tests {
     fn jaas_and_bootstrap() {
         let s = stack(ENSEMBLE);
         let creds = Credentials::fixed(&s);
-        insta::assert_snapshot!("jaas", super::kafka::render_jaas(&s, &creds));
+        insta::assert_snapshot!("jaas", super::kafka::render_jaas(Mode::ZooKeeper, &creds));
         let (files, cmd) = super::kafka::bootstrap(&s, Flavor::Harness, &creds);
         let script = files
             .iter()

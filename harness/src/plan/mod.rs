@@ -126,7 +126,13 @@ impl Plan {
             }
         }));
         // Port 0 stands for the port picked at run time.
-        let props = kafka::server_properties(stack, NodeId::Kafka(1), 0, None);
+        let props = kafka::server_properties(
+            stack,
+            NodeId::Kafka(1),
+            kafka::Mode::declared(stack),
+            0,
+            None,
+        );
         let overridden = props
             .overridden
             .into_iter()

@@ -215,7 +215,13 @@ pub struct Settings {
 impl Settings {
     /// A stack's: its overlay and `config`, and the keys `components::kafka` owns.
     pub fn of_stack(stack: &Stack) -> Self {
-        let rendered = kafka::server_properties(stack, crate::scenario::NodeId::Kafka(1), 0, None);
+        let rendered = kafka::server_properties(
+            stack,
+            crate::scenario::NodeId::Kafka(1),
+            kafka::Mode::declared(stack),
+            0,
+            None,
+        );
         let harness: BTreeMap<String, String> = rendered
             .entries
             .into_iter()

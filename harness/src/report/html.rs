@@ -222,10 +222,10 @@ pub fn render(r: &Report) -> String {
 
     o.push_str("<h2>Steps</h2>\n<table><tr><th>#</th><th>step</th><th>result</th><th>at</th><th>took</th><th>detail</th></tr>\n");
     for s in &r.steps {
-        let (class, word) = if s.status == Status::Pass {
-            ("ok", "pass")
+        let (class, word) = if s.as_declared() {
+            ("ok", s.word())
         } else {
-            ("bad", "FAIL")
+            ("bad", s.word())
         };
         let _ = writeln!(
             o,

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::outcome::Status;
 
 pub fn render(r: &Report) -> String {
     let class = format!("kafka-harness.{}", r.scenario);
@@ -38,8 +37,16 @@ pub fn render(r: &Report) -> String {
     let failed_steps: Vec<String> = r
         .steps
         .iter()
-        .filter(|s| s.status == Status::Fail)
-        .map(|s| format!("step {}: {} — {}", s.index + 1, s.step, s.detail))
+        .filter(|s| !s.as_declared())
+        .map(|s| {
+            format!(
+                "step {}: {} {} — {}",
+                s.index + 1,
+                s.step,
+                s.word(),
+                s.detail
+            )
+        })
         .collect();
     if r.error.is_none() {
         let summary = format!("{} step(s)", r.steps.len());

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use crate::outcome::Status;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -125,10 +124,10 @@ pub fn render(r: &Report) -> String {
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"
     );
     for s in &r.steps {
-        let result = if s.status == Status::Pass {
-            "ok"
+        let result = if s.as_declared() {
+            s.word().to_owned()
         } else {
-            "**FAILED**"
+            format!("**{}**", s.word())
         };
         let _ = writeln!(
             o,

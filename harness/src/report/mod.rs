@@ -127,8 +127,7 @@ impl Report {
     /// Pass when every step passed and the checks came out as declared: all passing, or exactly
     /// the `expect.fail` ones failing.
     pub fn decide(&self, expect_fail: &[String]) -> Verdict {
-        if self.steps.iter().all(|s| s.status == Status::Pass)
-            && checks_pass(&self.checks, expect_fail)
+        if self.steps.iter().all(StepOutcome::as_declared) && checks_pass(&self.checks, expect_fail)
         {
             Verdict::Pass
         } else {
@@ -217,7 +216,12 @@ impl Report {
         }
         for step in self.steps.iter().filter(|s| s.status == Status::Fail) {
             s.push_str(&format!(
-                "\n  failed step {}: {} — {}",
+                "\n  {} step {}: {} — {}",
+                if step.expected_to_fail {
+                    "failed as expected:"
+                } else {
+                    "failed"
+                },
                 step.index + 1,
                 step.step,
                 step.detail
@@ -331,6 +335,7 @@ mod tests {
                 duration_ms: 120,
                 detail: "kafka-1 killed with SIGKILL".into(),
                 evidence: Vec::new(),
+                expected_to_fail: false,
             }],
             error: None,
             semantics: Semantics::Idempotent,

@@ -20,7 +20,10 @@ use crate::client::{self, Auth};
 use crate::components::kafka::{self, Overridden};
 use crate::components::{registry, zookeeper};
 use crate::progress::Progress;
-use crate::scenario::{Component, Flavor, ImageRef, NodeId, Stack, Topic, Version, ADMIN_USER};
+use crate::scenario::{
+    Component, Controllers, Flavor, ImageRef, KafkaMode, MigrationPhase, NodeId, Stack, Topic,
+    Version, ADMIN_USER,
+};
 use crate::secrets::Credentials;
 
 /// The uid the harness's own images run as; files placed into them belong to it.
@@ -148,16 +151,31 @@ pub struct RunningStack {
     pub overridden: Vec<Overridden>,
     /// KRaft: the cluster id every node's storage was formatted with.
     pub cluster_id: String,
-    /// What each node runs now; rolling upgrades change it.
+    /// What each node runs now; rolling upgrades and migrations change it.
     nodes: Mutex<BTreeMap<NodeId, NodeImage>>,
+    /// What a ZooKeeper → KRaft migration has changed so far.
+    live: Mutex<Live>,
 }
 
-/// The image, release and protocol pin a node runs.
+/// The image, release, protocol pin and mode a node runs.
 #[derive(Debug, Clone)]
 pub struct NodeImage {
     pub image: ImageRef,
     pub version: Version,
     pub pin_protocol: Option<String>,
+    pub mode: kafka::Mode,
+}
+
+/// The stack's shape once a migration has begun.
+#[derive(Debug, Default)]
+struct Live {
+    /// Controllers the migration started (0: none).
+    controllers: u8,
+    zookeeper_retired: bool,
+    /// The ZooKeeper cluster's id, which the controllers are formatted with.
+    cluster_id: Option<String>,
+    /// The last phase that finished.
+    finished: Option<MigrationPhase>,
 }
 
 /// One node's part in a rolling upgrade.
@@ -190,6 +208,22 @@ pub struct RollPhases {
     pub caught_up_s: f64,
 }
 
+impl NodeUpgrade {
+    /// The line a step's evidence gives this node.
+    pub fn evidence(&self) -> String {
+        format!(
+            "{}: {} -> {}, reports {} after {:.1}s ({}); harness time before its stop: {} ms",
+            self.node,
+            self.from,
+            self.to,
+            self.read_back,
+            self.took_s,
+            self.phases,
+            self.harness_gap_ms
+        )
+    }
+}
+
 impl std::fmt::Display for RollPhases {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "stop {:.1}s, ready {:.1}s", self.stop_s, self.ready_s)?;
@@ -204,6 +238,21 @@ impl std::fmt::Display for RollPhases {
 }
 
 impl RunningStack {
+    /// The stack as it runs now: the declared one until a ZooKeeper → KRaft migration gives it
+    /// dedicated controllers (and, once finalized, takes ZooKeeper away).
+    pub fn current(&self) -> Stack {
+        let mut s = self.stack.clone();
+        if let Ok(live) = self.live.lock() {
+            if live.controllers > 0 {
+                s.kafka.mode = KafkaMode::Kraft(Controllers::Dedicated(live.controllers));
+            }
+            if live.zookeeper_retired {
+                s.zookeeper = None;
+            }
+        }
+        s
+    }
+
     /// The Confluent Schema Registry API of the stack's registry, reached from this host.
     pub fn registry_url(&self) -> Option<String> {
         let spec = self.stack.registry.as_ref()?;
@@ -292,23 +341,48 @@ impl RunningStack {
         progress: &Progress,
     ) -> Result<Vec<NodeUpgrade>, (StartError, Vec<NodeUpgrade>)> {
         let targets: Vec<NodeId> = self
-            .stack
+            .current()
             .nodes()
             .into_iter()
             .filter(|n| n.component() == component)
             .collect();
+        self.roll(targets, to, None, pin_protocol, node_timeout, progress)
+            .await
+    }
+
+    /// Replaces each of `targets` in turn by the same node on release `to` and in `mode` (its
+    /// current mode when `None`), waiting until each is back in sync before the next one stops.
+    async fn roll(
+        &self,
+        targets: Vec<NodeId>,
+        to: Version,
+        mode: Option<kafka::Mode>,
+        pin_protocol: Option<&str>,
+        node_timeout: Duration,
+        progress: &Progress,
+    ) -> Result<Vec<NodeUpgrade>, (StartError, Vec<NodeUpgrade>)> {
         let mut done = Vec::new();
         let mut last_in_sync: Option<Instant> = None;
         for node in targets {
+            let component = node.component();
             let before = self.node_image(node);
             let image = before.image.for_version(component, to);
+            let mode = mode.unwrap_or(before.mode);
             let harness_gap_ms = last_in_sync.map_or(0, |t| {
                 u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
             });
             let t0 = Instant::now();
+            // A migration rolls nodes into another mode on the same release: say which.
+            let (from_label, to_label) = if mode == before.mode {
+                (before.version.to_string(), to.to_string())
+            } else {
+                (
+                    format!("{} ({})", before.version, before.mode.describe()),
+                    format!("{to} ({})", mode.describe()),
+                )
+            };
             progress.say(format!(
-                "  {node}: {} -> {to}: {}",
-                before.version,
+                "  {node}: {from_label} -> {to_label}: {}",
                 // Only a broker hands its partitions over before it stops.
                 if component == Component::Kafka {
                     "controlled shutdown"
@@ -317,7 +391,7 @@ impl RunningStack {
                 }
             ));
             let phases = match self
-                .replace_node(node, &image, pin_protocol, node_timeout)
+                .replace_node(node, &image, pin_protocol, mode, node_timeout)
                 .await
             {
                 Ok(phases) => phases,
@@ -335,6 +409,7 @@ impl RunningStack {
                         image: image.clone(),
                         version: to,
                         pin_protocol: pin_protocol.map(str::to_owned),
+                        mode,
                     },
                 );
             }
@@ -344,8 +419,8 @@ impl RunningStack {
             ));
             done.push(NodeUpgrade {
                 node: node.to_string(),
-                from: before.version.to_string(),
-                to: to.to_string(),
+                from: from_label,
+                to: to_label,
                 read_back,
                 took_s,
                 harness_gap_ms,
@@ -364,6 +439,7 @@ impl RunningStack {
                 image: self.stack.kafka.image.clone(),
                 version: self.stack.kafka.version,
                 pin_protocol: None,
+                mode: kafka::Mode::declared(&self.stack),
             })
     }
 
@@ -372,6 +448,7 @@ impl RunningStack {
         node: NodeId,
         image: &ImageRef,
         pin: Option<&str>,
+        mode: kafka::Mode,
         timeout: Duration,
     ) -> Result<RollPhases, StartError> {
         let mut phases = RollPhases::default();
@@ -392,13 +469,14 @@ impl RunningStack {
             NodeId::Controller(_) | NodeId::Kafka(_) => {
                 kafka_spec(
                     &self.run,
-                    &self.stack,
+                    &self.current(),
                     node,
+                    mode,
                     self.kafka_port(node),
                     image,
                     pin,
                     &self.creds,
-                    &self.cluster_id,
+                    &self.kraft_cluster_id(),
                 )
                 .0
             }
@@ -418,7 +496,7 @@ impl RunningStack {
             self.wait_in_sync(node, timeout).await?;
             phases.in_sync_s = took();
         }
-        if self.stack.kafka.voters().contains(&node) {
+        if self.current().kafka.voters().contains(&node) {
             self.wait_voter_caught_up(node, timeout).await?;
             phases.caught_up_s = took();
         }
@@ -576,7 +654,7 @@ impl RunningStack {
 
     /// Every node's self-reported version.
     pub async fn read_versions(&self) -> BTreeMap<String, String> {
-        let nodes = self.stack.nodes();
+        let nodes = self.current().nodes();
         let mut out = BTreeMap::new();
         for node in nodes {
             let v = self
@@ -602,6 +680,8 @@ impl RunningStack {
         self.start_node(node, timeout, progress).await
     }
 }
+
+mod migration;
 
 /// Starts the whole stack; its images must be present (`images::ensure`). On error the caller
 /// still owns the run and must tear it down.
@@ -664,6 +744,7 @@ pub async fn start(
             run,
             stack,
             node,
+            kafka::Mode::declared(stack),
             port_of(node),
             &stack.kafka.image,
             None,
@@ -729,6 +810,7 @@ pub async fn start(
                 image,
                 version,
                 pin_protocol: None,
+                mode: kafka::Mode::declared(stack),
             },
         );
     }
@@ -742,6 +824,7 @@ pub async fn start(
         overridden,
         cluster_id,
         nodes: Mutex::new(nodes),
+        live: Mutex::new(Live::default()),
     };
     if kraft {
         let acls = kafka::acl_commands(stack);
@@ -959,6 +1042,7 @@ fn kafka_spec(
     run: &Run,
     stack: &Stack,
     node: NodeId,
+    mode: kafka::Mode,
     port: u16,
     image: &ImageRef,
     pin_protocol: Option<&str>,
@@ -966,12 +1050,12 @@ fn kafka_spec(
     cluster_id: &str,
 ) -> (ContainerSpec, kafka::ServerProperties) {
     let k_flavor = image.flavor();
-    let props = kafka::server_properties(stack, node, port, pin_protocol);
+    let props = kafka::server_properties(stack, node, mode, port, pin_protocol);
     let spec = ContainerSpec {
         name: run.container(node),
         alias: node.to_string(),
         image: image.reference().to_owned(),
-        cmd: kafka::command(stack, k_flavor),
+        cmd: kafka::command(mode, k_flavor),
         env: kafka::broker_env(stack),
         labels: run.labels(Some(&node.to_string())),
         network: run.network(),
@@ -986,7 +1070,7 @@ fn kafka_spec(
             vec![(port, kafka::EXTERNAL_PORT)]
         },
         user: run_as(k_flavor),
-        files: kafka::broker_files(stack, &props, node, creds, cluster_id, k_flavor),
+        files: kafka::broker_files(&props, node, mode, creds, cluster_id, k_flavor),
         files_owner: owner(k_flavor),
     };
     (spec, props)

@@ -531,7 +531,6 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     let user_names: Vec<&str> = std::iter::once(ADMIN_USER)
         .chain(stack.users.iter().map(|u| u.name.as_str()))
         .collect();
-    let nodes: Vec<String> = stack.nodes().iter().map(NodeId::to_string).collect();
 
     super::router::add_routed_topics(raw.canary_router.as_ref(), &mut topics, &mut topic_names);
     let load = load_section(
@@ -590,7 +589,18 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 );
             }
         };
-    let node_ref = |c: &mut Checker, path: KeyPath, name: &str| -> Option<NodeId> {
+    // The nodes a step may name change when a migration adds controllers and retires ZooKeeper.
+    let mut topology = super::migration::Topology::default();
+    let node_ref = |c: &mut Checker,
+                    topology: &super::migration::Topology,
+                    path: KeyPath,
+                    name: &str|
+     -> Option<NodeId> {
+        let nodes = topology.nodes(&stack);
+        if let Some(why) = topology.gone(&stack, name) {
+            c.error(&path, why);
+            return None;
+        }
         match name.parse::<NodeId>() {
             Ok(n) if nodes.iter().any(|x| x == name) => Some(n),
             _ => {
@@ -708,7 +718,9 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 }
             }
             StepKind::Restart(r) => {
-                let Some(node) = node_ref(&mut c, sp.key("restart").key("node"), &r.node) else {
+                let Some(node) =
+                    node_ref(&mut c, &topology, sp.key("restart").key("node"), &r.node)
+                else {
                     continue;
                 };
                 Step::Restart {
@@ -721,7 +733,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 }
             }
             StepKind::Start(r) => {
-                let Some(node) = node_ref(&mut c, sp.key("start").key("node"), &r.node) else {
+                let Some(node) = node_ref(&mut c, &topology, sp.key("start").key("node"), &r.node)
+                else {
                     continue;
                 };
                 Step::Start {
@@ -733,19 +746,22 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     ),
                 }
             }
-            StepKind::Stop(n) => match node_ref(&mut c, sp.key("stop").key("node"), &n.node) {
-                Some(node) => Step::Stop(node),
-                None => continue,
-            },
+            StepKind::Stop(n) => {
+                match node_ref(&mut c, &topology, sp.key("stop").key("node"), &n.node) {
+                    Some(node) => Step::Stop(node),
+                    None => continue,
+                }
+            }
             StepKind::RollingUpgrade(u) => {
                 let up = sp.key("rolling_upgrade");
-                let kraft = stack.kafka.is_kraft();
-                let dedicated = stack.kafka.dedicated_controllers() > 0;
+                let kraft = topology.kraft(&stack);
+                let dedicated = topology.dedicated(&stack) > 0;
+                let zookeeper = topology.zookeeper(&stack);
                 let mut names = vec!["kafka"];
                 if dedicated {
                     names.push("controller");
                 }
-                if !kraft {
+                if zookeeper {
                     names.push("zookeeper");
                 }
                 if stack.registry.is_some() {
@@ -755,13 +771,16 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     "kafka" => Component::Kafka,
                     "registry" if stack.registry.is_some() => Component::Registry,
                     "controller" if dedicated => Component::Controller,
-                    "zookeeper" if !kraft => Component::ZooKeeper,
+                    "zookeeper" if zookeeper => Component::ZooKeeper,
                     other => {
                         let why = match other {
                             "controller" if kraft => {
                                 " (its controllers are combined with the brokers: roll `kafka`)"
                             }
                             "controller" => " (a ZooKeeper-mode stack has no KRaft controllers)",
+                            "zookeeper" if stack.zookeeper.is_some() => {
+                                " (the migration's `finalize` retired ZooKeeper)"
+                            }
                             "zookeeper" => " (a KRaft stack has no ZooKeeper)",
                             "registry" => " (the stack has no `registry:` section)",
                             _ => "",
@@ -797,6 +816,9 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         c.version(&up.key("to"), &u.to, range, what)
                     }
                 };
+                if matches!(component, Component::Kafka | Component::Controller) {
+                    topology.refuse_roll(&mut c, &up);
+                }
                 // What each part runs after this step: KRaft brokers may not be newer than
                 // their controllers.
                 match component {
@@ -850,7 +872,14 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             }
             StepKind::BumpMetadataVersion(b) => {
                 let bp = sp.key("bump_metadata_version");
-                if !stack.kafka.is_kraft() {
+                if let Some((p, at)) = topology.migrating() {
+                    c.error(
+                        &bp,
+                        format!("metadata.version cannot change during a ZooKeeper → KRaft migration (step {} ran phase `{}`); bump it after `finalize`", at + 1, p.name()),
+                    );
+                    continue;
+                }
+                if !topology.kraft(&stack) {
                     c.error(
                         &bp,
                         "metadata.version belongs to KRaft; in ZooKeeper mode a second roll without `pin_protocol` finishes the upgrade",
@@ -884,16 +913,39 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     ),
                 }
             }
-            StepKind::Kill(n) => match node_ref(&mut c, sp.key("kill").key("node"), &n.node) {
-                Some(node) => Step::Kill(node),
-                None => continue,
-            },
-            StepKind::Pause(n) => match node_ref(&mut c, sp.key("pause").key("node"), &n.node) {
-                Some(node) => Step::Pause(node),
-                None => continue,
-            },
+            StepKind::MigrateToKraft(m) => {
+                let step = topology.step(
+                    &mut c,
+                    &sp.key("migrate_to_kraft"),
+                    i,
+                    m,
+                    &stack,
+                    brokers_at,
+                );
+                if let Step::MigrateToKraft {
+                    phase: MigrationPhase::Controllers,
+                    ..
+                } = step
+                {
+                    // The controllers start on the brokers' release.
+                    controllers_at = brokers_at;
+                }
+                step
+            }
+            StepKind::Kill(n) => {
+                match node_ref(&mut c, &topology, sp.key("kill").key("node"), &n.node) {
+                    Some(node) => Step::Kill(node),
+                    None => continue,
+                }
+            }
+            StepKind::Pause(n) => {
+                match node_ref(&mut c, &topology, sp.key("pause").key("node"), &n.node) {
+                    Some(node) => Step::Pause(node),
+                    None => continue,
+                }
+            }
             StepKind::Unpause(n) => {
-                match node_ref(&mut c, sp.key("unpause").key("node"), &n.node) {
+                match node_ref(&mut c, &topology, sp.key("unpause").key("node"), &n.node) {
                     Some(node) => Step::Unpause(node),
                     None => continue,
                 }
@@ -1091,6 +1143,17 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             "`routed_exactly_once` judges canary routing; the scenario has no `canary_router:`",
         );
     }
+    let mut expect_failed_steps = Vec::new();
+    for (i, &n) in raw.expect.failed_steps.iter().enumerate() {
+        if n == 0 || n > step_count {
+            c.error(
+                &root.key("expect").key("failed_steps").index(i),
+                format!("step {n} does not exist: the steps are numbered 1 to {step_count}"),
+            );
+        } else if !expect_failed_steps.contains(&(n - 1)) {
+            expect_failed_steps.push(n - 1);
+        }
+    }
     let enabled = checks.enabled();
     for (i, name) in raw.expect.fail.iter().enumerate() {
         if !enabled.contains(&name.as_str()) {
@@ -1176,6 +1239,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         semantics,
         checks,
         expect_fail: raw.expect.fail,
+        expect_failed_steps,
         canary,
         router,
     })

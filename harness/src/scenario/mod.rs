@@ -5,6 +5,7 @@ mod diagnostics;
 mod duration;
 mod kind;
 mod load;
+mod migration;
 mod model;
 mod router;
 pub(crate) mod serde_types;

@@ -324,12 +324,60 @@ pub struct Scenario {
     pub checks: Checks,
     /// Names of the checks that must fail (a planted defect).
     pub expect_fail: Vec<String>,
+    /// Indexes (from 0) of the steps that must fail.
+    pub expect_failed_steps: Vec<usize>,
     /// The canary probe that runs under every scenario unless turned off.
     pub canary: CanarySpec,
     /// Canary routing of a consumer service, when the scenario has it.
     pub router: Option<RouterSpec>,
     /// Version combinations to run the scenario with (empty: as written).
     pub matrix: Vec<MatrixEntry>,
+}
+
+/// The phases of a ZooKeeper → KRaft migration, in the order Kafka's operations guide runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MigrationPhase {
+    /// KRaft controllers start in migration mode, with ZooKeeper's connection.
+    Controllers,
+    /// The ZooKeeper brokers are rolled with migration enabled: they register with the
+    /// controllers, which copy ZooKeeper's metadata and then write to both (dual write).
+    Brokers,
+    /// The brokers are rolled again as KRaft brokers.
+    KraftBrokers,
+    /// The controllers are rolled out of migration mode, then ZooKeeper is stopped.
+    Finalize,
+}
+
+impl MigrationPhase {
+    pub const ALL: [Self; 4] = [
+        Self::Controllers,
+        Self::Brokers,
+        Self::KraftBrokers,
+        Self::Finalize,
+    ];
+
+    /// The name a scenario gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Controllers => "controllers",
+            Self::Brokers => "brokers",
+            Self::KraftBrokers => "kraft_brokers",
+            Self::Finalize => "finalize",
+        }
+    }
+
+    pub fn describe(self, controllers: u8) -> String {
+        match self {
+            Self::Controllers => {
+                format!("{controllers} KRaft controller(s) in migration mode")
+            }
+            Self::Brokers => {
+                "brokers rolled with migration on (metadata copied, dual write)".into()
+            }
+            Self::KraftBrokers => "brokers rolled as KRaft brokers".into(),
+            Self::Finalize => "controllers out of migration mode, ZooKeeper retired".into(),
+        }
+    }
 }
 
 /// One from/to combination of a scenario's version matrix.
@@ -786,6 +834,14 @@ pub enum Step {
         compatibility: Option<String>,
         timeout: Duration,
     },
+    /// One phase of the ZooKeeper → KRaft migration (KIP-866).
+    MigrateToKraft {
+        phase: MigrationPhase,
+        /// The KRaft controllers the migration provisions (`controller-1` ... `controller-N`).
+        controllers: u8,
+        /// How long the whole phase may take.
+        timeout: Duration,
+    },
     /// Canary routing: pause, drain both versions, change the threshold, resume.
     SetThreshold {
         threshold: f64,
@@ -848,6 +904,13 @@ impl Step {
             Self::BumpMetadataVersion { to, .. } => {
                 format!("bump metadata.version to {to}")
             }
+            Self::MigrateToKraft {
+                phase, controllers, ..
+            } => format!(
+                "ZooKeeper -> KRaft {}/4: {}",
+                *phase as u8 + 1,
+                phase.describe(*controllers)
+            ),
             Self::Kill(n) => format!("kill -9 {n}"),
             Self::Start { node, .. } => format!("start {node}"),
             Self::Pause(n) => format!("pause {n}"),

@@ -575,6 +575,10 @@ pub struct ExpectSerde {
     /// canary_e2e_p99, avro_reads, routed_exactly_once.
     #[serde(default)]
     pub fail: Vec<String>,
+    /// Steps, numbered from 1, that must fail, e.g. a migration phase run after ZooKeeper was
+    /// stopped too early. The run fails if one of them passes (or any other step fails).
+    #[serde(default)]
+    pub failed_steps: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -629,6 +633,10 @@ pub struct StepSerde {
     /// step of a KRaft upgrade; it cannot be undone).
     #[serde(default)]
     pub bump_metadata_version: Option<BumpMetadataSerde>,
+    /// One phase of the ZooKeeper → KRaft migration (KIP-866): `controllers`, `brokers`,
+    /// `kraft_brokers`, `finalize`, in that order.
+    #[serde(default)]
+    pub migrate_to_kraft: Option<super::migration::MigrateToKraftSerde>,
     /// SIGKILL a node: no shutdown at all.
     #[serde(default)]
     pub kill: Option<NodeSerde>,
@@ -763,6 +771,7 @@ pub enum StepKind {
     Stop(NodeSerde),
     RollingUpgrade(RollingUpgradeSerde),
     BumpMetadataVersion(BumpMetadataSerde),
+    MigrateToKraft(super::migration::MigrateToKraftSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
     Pause(NodeSerde),
@@ -793,6 +802,7 @@ impl StepSerde {
             self.rolling_upgrade.map(StepKind::RollingUpgrade),
             self.bump_metadata_version
                 .map(StepKind::BumpMetadataVersion),
+            self.migrate_to_kraft.map(StepKind::MigrateToKraft),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),
             self.pause.map(StepKind::Pause),

@@ -8,16 +8,18 @@ use crate::client::{self, Admission, Auth, Authorization};
 use crate::load::LoadSet;
 use crate::outcome::{Status, StepOutcome};
 use crate::progress::Progress;
-use crate::runtime::stack::RunningStack;
+use crate::runtime::stack::{NodeUpgrade, RunningStack};
 use crate::scenario::{DeniedOperation, RefusedClient, Step};
 use crate::secrets::Secret;
 
 /// How long a refusal or denial probe waits for the broker's verdict.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Runs `steps` in order; `expect_fail` holds the indexes of those the scenario declares must fail.
 pub async fn execute(
     running: &RunningStack,
     steps: &[Step],
+    expect_fail: &[usize],
     load: &mut LoadSet,
     progress: &Progress,
 ) -> Vec<StepOutcome> {
@@ -36,13 +38,7 @@ pub async fn execute(
         // Client errors and component logs can quote configuration; passwords stay out of reports.
         let detail = running.creds.redact(&detail);
         let evidence: Vec<String> = evidence.iter().map(|e| running.creds.redact(e)).collect();
-        let mark = if status == Status::Pass {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        progress.say(format!("  {mark}: {detail}"));
-        outcomes.push(StepOutcome {
+        let outcome = StepOutcome {
             index,
             step: label,
             status,
@@ -50,7 +46,10 @@ pub async fn execute(
             duration_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
             detail,
             evidence,
-        });
+            expected_to_fail: expect_fail.contains(&index),
+        };
+        progress.say(format!("  {}: {}", outcome.word(), outcome.detail));
+        outcomes.push(outcome);
     }
     outcomes
 }
@@ -249,15 +248,7 @@ async fn run_one(
                 Ok(done) => (done, None),
                 Err((e, done)) => (done, Some(e.to_string())),
             };
-            let evidence: Vec<String> = done
-                .iter()
-                .map(|u| {
-                    format!(
-                        "{}: {} -> {}, reports {} after {:.1}s ({}); harness time before its stop: {} ms",
-                        u.node, u.from, u.to, u.read_back, u.took_s, u.phases, u.harness_gap_ms
-                    )
-                })
-                .collect();
+            let evidence: Vec<String> = done.iter().map(NodeUpgrade::evidence).collect();
             if let Some(e) = error {
                 return Err((e, evidence));
             }
@@ -308,6 +299,15 @@ async fn run_one(
                     evidence,
                 ))
             }
+        }
+        Step::MigrateToKraft {
+            phase,
+            controllers,
+            timeout,
+        } => {
+            running
+                .migrate(*phase, *controllers, *timeout, progress)
+                .await
         }
         Step::Kill(node) => {
             let name = running.run.container(*node);
