@@ -397,6 +397,19 @@ impl MatrixEntry {
 }
 
 impl Scenario {
+    /// The stack the scenario ends on: the declared one, or, once a `migrate_to_kraft` step has
+    /// run, a KRaft stack with the migration's dedicated controllers and no ZooKeeper.
+    pub fn final_stack(&self) -> Stack {
+        let mut s = self.stack.clone();
+        for step in &self.steps {
+            if let Step::MigrateToKraft { controllers, .. } = step {
+                s.kafka.mode = KafkaMode::Kraft(Controllers::Dedicated(*controllers));
+                s.zookeeper = None;
+            }
+        }
+        s
+    }
+
     /// The scenario with one matrix entry applied: the stack starts on `from` (its image too), every
     /// Kafka or controller rolling upgrade goes to `to`, a protocol pin names `from`'s line and a
     /// metadata.version bump `to`'s.

@@ -32,6 +32,8 @@ const METADATA_COPIED: &str = "Completed migration of metadata from ZooKeeper to
 const COMPLETED: &str = "Completing the ZK migration";
 /// The driver could not write to ZooKeeper.
 const ZOOKEEPER_ERROR: &str = "Encountered ZooKeeper error";
+/// What a node's ZooKeeper client logs (a lost connection among it).
+const ZOOKEEPER_CLIENT: &str = "(org.apache.zookeeper.ClientCnxn)";
 
 impl RunningStack {
     /// The cluster id a KRaft node is formatted with: ZooKeeper's, once a migration has begun.
@@ -76,7 +78,13 @@ impl RunningStack {
         }
         // A ZooKeeper gone too early is the mistake this rehearsal is there to catch.
         if let Err(e) = self.zookeeper_serving().await {
+            // What Kafka saw of it: each node's last word from its ZooKeeper client.
             let mut evidence = vec![e.clone()];
+            let mut nodes = self.current().kafka.voters();
+            nodes.extend(self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)));
+            for node in nodes {
+                evidence.extend(self.lines_of(&[node], ZOOKEEPER_CLIENT, 0, 1).await);
+            }
             evidence.extend(self.controller_lines(ZOOKEEPER_ERROR, 0, 3).await);
             return Err((
                 format!(
@@ -365,17 +373,30 @@ impl RunningStack {
 
     /// The last `max` lines containing `needle` the controllers logged since `since`.
     async fn controller_lines(&self, needle: &str, since: i32, max: usize) -> Vec<String> {
+        self.lines_of(&self.current().kafka.voters(), needle, since, max)
+            .await
+    }
+
+    /// The last `max` lines containing `needle` that `nodes` logged since `since`, each prefixed
+    /// with its node.
+    async fn lines_of(
+        &self,
+        nodes: &[NodeId],
+        needle: &str,
+        since: i32,
+        max: usize,
+    ) -> Vec<String> {
         let mut out = Vec::new();
-        for c in self.current().kafka.voters() {
+        for node in nodes {
             let log = self
                 .run
                 .docker
-                .log_since(&self.run.container(c), since)
+                .log_since(&self.run.container(*node), since)
                 .await;
             out.extend(
                 log.lines()
                     .filter(|l| l.contains(needle))
-                    .map(|l| format!("{c}: {}", l.trim())),
+                    .map(|l| format!("{node}: {}", l.trim())),
             );
         }
         let skip = out.len().saturating_sub(max);
