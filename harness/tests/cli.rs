@@ -816,13 +816,17 @@ fn a_migration_is_validated_phase_by_phase() {
     // Steps expected to fail must exist.
     let err = refused(
         STACK,
-        &format!("{MIGRATION}expect:\n  failed_steps: [4, 12]\n"),
+        &format!("{MIGRATION}expect:\n  failed_steps: [4, 12, {{ step: 4, because: x }}]\n"),
         "validate",
     );
     assert!(
         err.contains(
             "expect.failed_steps[1]: step 12 does not exist: the steps are numbered 1 to 8"
         ),
+        "{err}"
+    );
+    assert!(
+        err.contains("expect.failed_steps[2]: step 4 is listed twice"),
         "{err}"
     );
 }

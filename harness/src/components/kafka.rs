@@ -443,6 +443,8 @@ pub fn broker_files(
         ConfigFile::secret(ADMIN_CLIENT_FILE, admin_client_properties(creds)),
     ];
     if mode.is_kraft() {
+        // `--cluster-id=`: the id a ZooKeeper cluster generated may start with `-` (a migration
+        // formats with it), and the tool would take it for an option.
         // A migration's metadata.version must be the ZooKeeper brokers' protocol.
         let release = props
             .entries
@@ -456,7 +458,7 @@ pub fn broker_files(
             "with every SCRAM credential"
         };
         let mut script = format!(
-            "set -eu\n# Formats the log directory once (cluster {cluster_id}), {what}; a\n# restarted or upgraded node keeps its formatted volume (and skips the tool's JVM start).\nif [ -f {DATA_DIR}/meta.properties ]; then\n  echo \"{DATA_DIR} is already formatted\"\nelse\n  {} format --cluster-id {cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted{release}",
+            "set -eu\n# Formats the log directory once (cluster {cluster_id}), {what}; a\n# restarted or upgraded node keeps its formatted volume (and skips the tool's JVM start).\nif [ -f {DATA_DIR}/meta.properties ]; then\n  echo \"{DATA_DIR} is already formatted\"\nelse\n  {} format --cluster-id={cluster_id} --config {CONFIG_DIR}/server.properties --ignore-formatted{release}",
             tool(flavor, "kafka-storage")
         );
         for (user, secret) in creds.iter().filter(|_| mode == Mode::Kraft) {
@@ -534,9 +536,19 @@ pub fn acl_commands(stack: &Stack) -> Vec<(String, Vec<String>)> {
 }
 
 /// A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's `Uuid`).
+/// Like Kafka's `Uuid.randomUuid`, never one starting with `-`, which command lines take for an
+/// option.
 pub fn new_cluster_id() -> String {
+    loop {
+        let id = encode_uuid(rand::random());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn encode_uuid(bytes: [u8; 16]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes: [u8; 16] = rand::random();
     let mut out = String::with_capacity(22);
     let mut bits = 0u32;
     let mut n = 0;

@@ -233,7 +233,7 @@ mod tests {
             NodeId::Controller(2),
             Mode::KraftMigrating,
             &creds,
-            "ZkClusterId",
+            "-ZkClusterId",
             Flavor::Harness,
         );
         let script = files
@@ -241,7 +241,7 @@ mod tests {
             .find(|f| f.path.ends_with("start.sh"))
             .expect("start script");
         assert!(
-            script.contents.contains("--cluster-id ZkClusterId"),
+            script.contents.contains("--cluster-id=-ZkClusterId"),
             "{}",
             script.contents
         );

@@ -336,6 +336,7 @@ mod tests {
                 detail: "kafka-1 killed with SIGKILL".into(),
                 evidence: Vec::new(),
                 expected_to_fail: false,
+                expected_because: None,
             }],
             error: None,
             semantics: Semantics::Idempotent,

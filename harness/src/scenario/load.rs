@@ -1143,15 +1143,25 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
             "`routed_exactly_once` judges canary routing; the scenario has no `canary_router:`",
         );
     }
-    let mut expect_failed_steps = Vec::new();
-    for (i, &n) in raw.expect.failed_steps.iter().enumerate() {
+    let mut expect_failed_steps: Vec<ExpectedFailure> = Vec::new();
+    for (i, f) in raw.expect.failed_steps.into_iter().enumerate() {
+        let (n, because) = match f {
+            FailedStepSerde::Number(n) => (n, None),
+            FailedStepSerde::Because { step, because } => (step, Some(because)),
+        };
+        let path = root.key("expect").key("failed_steps").index(i);
         if n == 0 || n > step_count {
             c.error(
-                &root.key("expect").key("failed_steps").index(i),
+                &path,
                 format!("step {n} does not exist: the steps are numbered 1 to {step_count}"),
             );
-        } else if !expect_failed_steps.contains(&(n - 1)) {
-            expect_failed_steps.push(n - 1);
+        } else if expect_failed_steps.iter().any(|e| e.index == n - 1) {
+            c.error(&path, format!("step {n} is listed twice"));
+        } else {
+            expect_failed_steps.push(ExpectedFailure {
+                index: n - 1,
+                because,
+            });
         }
     }
     let enabled = checks.enabled();

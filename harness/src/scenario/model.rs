@@ -324,14 +324,23 @@ pub struct Scenario {
     pub checks: Checks,
     /// Names of the checks that must fail (a planted defect).
     pub expect_fail: Vec<String>,
-    /// Indexes (from 0) of the steps that must fail.
-    pub expect_failed_steps: Vec<usize>,
+    /// The steps that must fail.
+    pub expect_failed_steps: Vec<ExpectedFailure>,
     /// The canary probe that runs under every scenario unless turned off.
     pub canary: CanarySpec,
     /// Canary routing of a consumer service, when the scenario has it.
     pub router: Option<RouterSpec>,
     /// Version combinations to run the scenario with (empty: as written).
     pub matrix: Vec<MatrixEntry>,
+}
+
+/// A step the scenario declares must fail (a planted defect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedFailure {
+    /// From 0.
+    pub index: usize,
+    /// Words the step's detail must contain.
+    pub because: Option<String>,
 }
 
 /// The phases of a ZooKeeper → KRaft migration, in the order Kafka's operations guide runs them.

@@ -576,9 +576,21 @@ pub struct ExpectSerde {
     #[serde(default)]
     pub fail: Vec<String>,
     /// Steps, numbered from 1, that must fail, e.g. a migration phase run after ZooKeeper was
-    /// stopped too early. The run fails if one of them passes (or any other step fails).
+    /// stopped too early: `5`, or `{ step: 5, because: "ZooKeeper is not serving" }` to also
+    /// require words of the step's detail (it failed for the planted reason). The run fails if
+    /// one of them passes or fails otherwise, or any other step fails.
     #[serde(default)]
-    pub failed_steps: Vec<usize>,
+    pub failed_steps: Vec<FailedStepSerde>,
+}
+
+/// A step that must fail.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FailedStepSerde {
+    /// Its number, from 1.
+    Number(usize),
+    /// Its number and words its detail must contain.
+    Because { step: usize, because: String },
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -9,17 +9,17 @@ use crate::load::LoadSet;
 use crate::outcome::{Status, StepOutcome};
 use crate::progress::Progress;
 use crate::runtime::stack::{NodeUpgrade, RunningStack};
-use crate::scenario::{DeniedOperation, RefusedClient, Step};
+use crate::scenario::{DeniedOperation, ExpectedFailure, RefusedClient, Step};
 use crate::secrets::Secret;
 
 /// How long a refusal or denial probe waits for the broker's verdict.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Runs `steps` in order; `expect_fail` holds the indexes of those the scenario declares must fail.
+/// Runs `steps` in order; `expect_fail` holds those the scenario declares must fail.
 pub async fn execute(
     running: &RunningStack,
     steps: &[Step],
-    expect_fail: &[usize],
+    expect_fail: &[ExpectedFailure],
     load: &mut LoadSet,
     progress: &Progress,
 ) -> Vec<StepOutcome> {
@@ -38,6 +38,7 @@ pub async fn execute(
         // Client errors and component logs can quote configuration; passwords stay out of reports.
         let detail = running.creds.redact(&detail);
         let evidence: Vec<String> = evidence.iter().map(|e| running.creds.redact(e)).collect();
+        let expected = expect_fail.iter().find(|e| e.index == index);
         let outcome = StepOutcome {
             index,
             step: label,
@@ -46,7 +47,8 @@ pub async fn execute(
             duration_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
             detail,
             evidence,
-            expected_to_fail: expect_fail.contains(&index),
+            expected_to_fail: expected.is_some(),
+            expected_because: expected.and_then(|e| e.because.clone()),
         };
         progress.say(format!("  {}: {}", outcome.word(), outcome.detail));
         outcomes.push(outcome);
