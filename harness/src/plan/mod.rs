@@ -199,7 +199,25 @@ impl Plan {
                     )
                 }))
                 .collect(),
-            steps: s.steps.iter().map(crate::scenario::Step::label).collect(),
+            steps: s
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    let must_fail = s.expect_failed_steps.iter().find(|e| e.index == i);
+                    match must_fail {
+                        None => step.label(),
+                        Some(e) => format!(
+                            "{} (planted defect: must fail{})",
+                            step.label(),
+                            e.because
+                                .as_ref()
+                                .map(|b| format!(", saying \"{b}\""))
+                                .unwrap_or_default()
+                        ),
+                    }
+                })
+                .collect(),
             semantics: s.semantics.to_string(),
             checks: s.checks.enabled().into_iter().map(str::to_owned).collect(),
             expect_fail: s.expect_fail.clone(),

@@ -1207,7 +1207,18 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         let mp = root.key("matrix").index(i);
         let (range, what) = kafka_releases(stack.kafka.is_kraft());
         let from = c.version(&mp.key("from"), &m.from, range, what);
+        // After a migration the upgrades go to KRaft releases.
+        let (range, what) = kafka_releases(topology.kraft(&stack));
         let to = c.version(&mp.key("to"), &m.to, range, what);
+        if topology.phase.is_some() && from < super::migration::MIGRATION_FROM {
+            c.error(
+                &mp.key("from"),
+                format!(
+                    "the scenario migrates to KRaft, which needs {} or later",
+                    super::migration::MIGRATION_FROM
+                ),
+            );
+        }
         if from >= to {
             c.error(
                 &mp.key("to"),

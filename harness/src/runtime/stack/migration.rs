@@ -204,74 +204,35 @@ impl RunningStack {
         progress: &Progress,
     ) -> PhaseOutcome {
         let brokers: Vec<NodeId> = self.kafka_ports.keys().map(|&n| NodeId::Kafka(n)).collect();
-        let version = self.node_image(NodeId::Kafka(1)).version;
-        let rolled = self
-            .roll(brokers, version, Some(mode), None, timeout, progress)
-            .await;
-        let (done, error) = match rolled {
-            Ok(done) => (done, None),
-            Err((e, done)) => (done, Some(e.to_string())),
-        };
-        let mut evidence = roll_evidence(&done);
-        if let Some(e) = error {
-            return Err((e, evidence));
-        }
+        let count = brokers.len();
+        let mut evidence = self.roll_into(brokers, mode, timeout, progress).await?;
         if mode == Mode::ZooKeeperMigrating {
-            let line = self
-                .wait_controller_line(DUAL_WRITE, since, timeout)
-                .await
-                .map_err(|(e, mut ev)| {
-                    ev.extend(evidence.clone());
-                    (e, ev)
-                })?;
-            evidence.extend(self.controller_lines(METADATA_COPIED, since, 1).await);
-            evidence.push(line);
+            self.then_line(&mut evidence, DUAL_WRITE, since, timeout)
+                .await?;
+            let copied = self.controller_lines(METADATA_COPIED, since, 1).await;
+            let at = evidence.len() - 1;
+            evidence.splice(at..at, copied);
             return Ok((
                 format!(
-                    "{} broker(s) in migration mode; ZooKeeper's metadata copied, the controllers dual-write",
-                    done.len()
+                    "{count} broker(s) in migration mode; ZooKeeper's metadata copied, the controllers dual-write"
                 ),
                 evidence,
             ));
         }
         evidence.extend(self.quorum_status().await);
-        Ok((
-            format!("{} broker(s) now KRaft brokers", done.len()),
-            evidence,
-        ))
+        Ok((format!("{count} broker(s) now KRaft brokers"), evidence))
     }
 
     /// Phase 4: every controller rolled without the migration flag (each back in the quorum and
     /// caught up), the migration completed by the active one, then ZooKeeper stopped.
     async fn finalize(&self, timeout: Duration, since: i32, progress: &Progress) -> PhaseOutcome {
         let controllers: Vec<NodeId> = self.current().kafka.voters();
-        let version = self.node_image(controllers[0]).version;
-        let rolled = self
-            .roll(
-                controllers,
-                version,
-                Some(Mode::Kraft),
-                None,
-                timeout,
-                progress,
-            )
-            .await;
-        let (done, error) = match rolled {
-            Ok(done) => (done, None),
-            Err((e, done)) => (done, Some(e.to_string())),
-        };
-        let mut evidence = roll_evidence(&done);
-        if let Some(e) = error {
-            return Err((e, evidence));
-        }
-        let line = self
-            .wait_controller_line(COMPLETED, since, timeout)
-            .await
-            .map_err(|(e, mut ev)| {
-                ev.extend(evidence.clone());
-                (e, ev)
-            })?;
-        evidence.push(line);
+        let count = controllers.len();
+        let mut evidence = self
+            .roll_into(controllers, Mode::Kraft, timeout, progress)
+            .await?;
+        self.then_line(&mut evidence, COMPLETED, since, timeout)
+            .await?;
         let zookeeper: Vec<NodeId> = self
             .zookeeper_ports
             .keys()
@@ -291,12 +252,55 @@ impl RunningStack {
         evidence.extend(self.quorum_status().await);
         Ok((
             format!(
-                "{} controller(s) out of migration mode, the migration completed, {} ZooKeeper node(s) stopped",
-                done.len(),
+                "{count} controller(s) out of migration mode, the migration completed, {} ZooKeeper node(s) stopped",
                 zookeeper.len()
             ),
             evidence,
         ))
+    }
+
+    /// Rolls `nodes` into `mode` on the release they run, one at a time; the evidence has a line
+    /// per node rolled, also when one does not come back.
+    async fn roll_into(
+        &self,
+        nodes: Vec<NodeId>,
+        mode: Mode,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<Vec<String>, (String, Vec<String>)> {
+        let Some(&first) = nodes.first() else {
+            return Ok(Vec::new());
+        };
+        let version = self.node_image(first).version;
+        match self
+            .roll(nodes, version, Some(mode), None, timeout, progress)
+            .await
+        {
+            Ok(done) => Ok(roll_evidence(&done)),
+            Err((e, done)) => Err((e.to_string(), roll_evidence(&done))),
+        }
+    }
+
+    /// Waits for a controller's line after what `evidence` holds, and adds it; on a timeout the
+    /// failure carries that evidence and the controllers' log tails.
+    async fn then_line(
+        &self,
+        evidence: &mut Vec<String>,
+        needle: &str,
+        since: i32,
+        timeout: Duration,
+    ) -> Result<(), (String, Vec<String>)> {
+        match self.wait_controller_line(needle, since, timeout).await {
+            Ok(line) => {
+                evidence.push(line);
+                Ok(())
+            }
+            Err((e, tails)) => {
+                let mut all = std::mem::take(evidence);
+                all.extend(tails);
+                Err((e, all))
+            }
+        }
     }
 
     /// Every ZooKeeper node answers `srvr` in a serving mode.
