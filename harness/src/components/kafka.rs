@@ -16,7 +16,9 @@
 use std::collections::BTreeMap;
 
 use super::{zookeeper, ConfigFile, CONFIG_DIR};
-use crate::scenario::{Controllers, Flavor, KafkaMode, NodeId, Resource, Stack, ADMIN_USER};
+use crate::scenario::{
+    Controllers, Flavor, KafkaMode, NodeId, Resource, Stack, Version, ADMIN_USER,
+};
 use crate::secrets::Credentials;
 
 /// Listener other brokers use, on the docker network.
@@ -157,6 +159,7 @@ pub fn server_properties(
     stack: &Stack,
     node: NodeId,
     mode: Mode,
+    version: Version,
     external_host_port: u16,
     pin_protocol: Option<&str>,
 ) -> ServerProperties {
@@ -197,7 +200,7 @@ pub fn server_properties(
         KafkaMode::ZooKeeper => Controllers::Dedicated(0),
     };
     let mut owned = if mode.is_kraft() {
-        kraft_keys(stack, controllers, node, external_host_port)
+        kraft_keys(stack, controllers, node, version, external_host_port)
     } else {
         zookeeper_mode_keys(stack, node, external_host_port)
     };
@@ -343,10 +346,15 @@ pub fn roles(controllers: Controllers, node: NodeId) -> &'static str {
     }
 }
 
+/// The first release whose controllers may advertise their listener (KIP-853); before it, a
+/// controller refuses to start with `advertised.listeners` set.
+const CONTROLLERS_ADVERTISE: Version = Version::new(3, 9, 0);
+
 fn kraft_keys(
     stack: &Stack,
     controllers: Controllers,
     node: NodeId,
+    version: Version,
     external_host_port: u16,
 ) -> Vec<(&'static str, String)> {
     let roles = roles(controllers, node);
@@ -370,16 +378,16 @@ fn kraft_keys(
         ),
     ];
     if roles == "controller" {
-        keys.extend([
-            (
-                "listeners",
-                format!("CONTROLLER://0.0.0.0:{CONTROLLER_PORT}"),
-            ),
-            (
+        keys.push((
+            "listeners",
+            format!("CONTROLLER://0.0.0.0:{CONTROLLER_PORT}"),
+        ));
+        if version >= CONTROLLERS_ADVERTISE {
+            keys.push((
                 "advertised.listeners",
                 format!("CONTROLLER://{node}:{CONTROLLER_PORT}"),
-            ),
-        ]);
+            ));
+        }
     } else {
         let controller = if roles == "broker" {
             String::new()

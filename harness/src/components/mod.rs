@@ -41,6 +41,8 @@ mod tests {
     use std::path::Path;
 
     use super::kafka::Mode;
+
+    const V39: crate::scenario::Version = crate::scenario::Version::new(3, 9, 1);
     use crate::scenario::{load_stack, Flavor, NodeId, Stack};
     use crate::secrets::Credentials;
 
@@ -97,6 +99,7 @@ mod tests {
             &stack(ENSEMBLE),
             NodeId::Kafka(2),
             Mode::ZooKeeper,
+            V39,
             40002,
             None,
         );
@@ -121,13 +124,24 @@ mod tests {
         let s = stack(KRAFT);
         let creds = Credentials::fixed(&s);
         let controller =
-            super::kafka::server_properties(&s, NodeId::Controller(1), Mode::Kraft, 0, None);
+            super::kafka::server_properties(&s, NodeId::Controller(1), Mode::Kraft, V39, 0, None);
         insta::assert_snapshot!(
             "kraft_controller_properties",
             controller.render(NodeId::Controller(1))
         );
+        // Before 3.9 a controller refuses to start with advertised.listeners set (KIP-853 came in 3.9).
+        let v38 = super::kafka::server_properties(
+            &s,
+            NodeId::Controller(1),
+            Mode::Kraft,
+            crate::scenario::Version::new(3, 8, 1),
+            0,
+            None,
+        );
+        assert!(!v38.entries.contains_key("advertised.listeners"));
+        assert!(controller.entries.contains_key("advertised.listeners"));
         let broker =
-            super::kafka::server_properties(&s, NodeId::Kafka(2), Mode::Kraft, 40002, None);
+            super::kafka::server_properties(&s, NodeId::Kafka(2), Mode::Kraft, V39, 40002, None);
         insta::assert_snapshot!("kraft_broker_properties", broker.render(NodeId::Kafka(2)));
         // Production's ZooKeeper-mode identity and connection string are replaced, and said so.
         let keys: Vec<&str> = broker.overridden.iter().map(|o| o.key.as_str()).collect();
@@ -182,6 +196,7 @@ mod tests {
             &live,
             NodeId::Kafka(1),
             Mode::ZooKeeperMigrating,
+            V39,
             40001,
             None,
         );
@@ -211,6 +226,7 @@ mod tests {
             &live,
             NodeId::Controller(2),
             Mode::KraftMigrating,
+            V39,
             0,
             None,
         );
@@ -254,7 +270,7 @@ mod tests {
 
         // Out of migration mode: plain KRaft nodes, nothing of ZooKeeper left.
         for node in [NodeId::Controller(1), NodeId::Kafka(3)] {
-            let p = super::kafka::server_properties(&live, node, Mode::Kraft, 40003, None);
+            let p = super::kafka::server_properties(&live, node, Mode::Kraft, V39, 40003, None);
             for k in [
                 "zookeeper.connect",
                 "zookeeper.metadata.migration.enable",
@@ -268,7 +284,8 @@ mod tests {
     #[test]
     fn kraft_combined_node_is_broker_and_controller() {
         let s = stack(&KRAFT.replace("  controllers: 3\n", ""));
-        let p = super::kafka::server_properties(&s, NodeId::Kafka(1), Mode::Kraft, 40001, None);
+        let p =
+            super::kafka::server_properties(&s, NodeId::Kafka(1), Mode::Kraft, V39, 40001, None);
         let get = |k: &str| p.entries.get(k).map(|(v, _)| v.as_str());
         assert_eq!(get("process.roles"), Some("broker,controller"));
         assert_eq!(

@@ -130,6 +130,7 @@ impl Plan {
             stack,
             NodeId::Kafka(1),
             kafka::Mode::declared(stack),
+            stack.kafka.version,
             0,
             None,
         );

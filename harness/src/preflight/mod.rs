@@ -221,6 +221,7 @@ impl Settings {
             stack,
             crate::scenario::NodeId::Kafka(1),
             kafka::Mode::declared(stack),
+            stack.kafka.version,
             0,
             None,
         );

@@ -166,6 +166,18 @@ pub struct NodeImage {
     pub mode: kafka::Mode,
 }
 
+impl NodeImage {
+    /// What a Kafka node of `stack` runs at start.
+    fn declared(stack: &Stack) -> Self {
+        Self {
+            image: stack.kafka.image.clone(),
+            version: stack.kafka.version,
+            pin_protocol: None,
+            mode: kafka::Mode::declared(stack),
+        }
+    }
+}
+
 /// The stack's shape once a migration has begun.
 #[derive(Debug, Default)]
 struct Live {
@@ -390,10 +402,13 @@ impl RunningStack {
                     "graceful stop"
                 }
             ));
-            let phases = match self
-                .replace_node(node, &image, pin_protocol, mode, node_timeout)
-                .await
-            {
+            let after = NodeImage {
+                image,
+                version: to,
+                pin_protocol: pin_protocol.map(str::to_owned),
+                mode,
+            };
+            let phases = match self.replace_node(node, &after, node_timeout).await {
                 Ok(phases) => phases,
                 Err(e) => return Err((e, done)),
             };
@@ -403,15 +418,7 @@ impl RunningStack {
                 .unwrap_or_else(|e| format!("unknown ({e})"));
             last_in_sync = Some(Instant::now());
             if let Ok(mut nodes) = self.nodes.lock() {
-                nodes.insert(
-                    node,
-                    NodeImage {
-                        image: image.clone(),
-                        version: to,
-                        pin_protocol: pin_protocol.map(str::to_owned),
-                        mode,
-                    },
-                );
+                nodes.insert(node, after);
             }
             let took_s = t0.elapsed().as_secs_f64();
             progress.say(format!(
@@ -435,22 +442,16 @@ impl RunningStack {
             .lock()
             .ok()
             .and_then(|n| n.get(&node).cloned())
-            .unwrap_or_else(|| NodeImage {
-                image: self.stack.kafka.image.clone(),
-                version: self.stack.kafka.version,
-                pin_protocol: None,
-                mode: kafka::Mode::declared(&self.stack),
-            })
+            .unwrap_or_else(|| NodeImage::declared(&self.stack))
     }
 
     async fn replace_node(
         &self,
         node: NodeId,
-        image: &ImageRef,
-        pin: Option<&str>,
-        mode: kafka::Mode,
+        on: &NodeImage,
         timeout: Duration,
     ) -> Result<RollPhases, StartError> {
+        let image = &on.image;
         let mut phases = RollPhases::default();
         let mut lap = Instant::now();
         let mut took = move || {
@@ -471,10 +472,8 @@ impl RunningStack {
                     &self.run,
                     &self.current(),
                     node,
-                    mode,
                     self.kafka_port(node),
-                    image,
-                    pin,
+                    on,
                     &self.creds,
                     &self.kraft_cluster_id(),
                 )
@@ -744,10 +743,8 @@ pub async fn start(
             run,
             stack,
             node,
-            kafka::Mode::declared(stack),
             port_of(node),
-            &stack.kafka.image,
-            None,
+            &NodeImage::declared(stack),
             &creds,
             &cluster_id,
         );
@@ -1037,20 +1034,27 @@ fn zookeeper_spec(run: &Run, stack: &Stack, n: u8, port: u16, image: &ImageRef) 
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The container of Kafka node `node` of `stack` (as it runs now) on `on`: its image, release,
+/// protocol pin and mode.
 fn kafka_spec(
     run: &Run,
     stack: &Stack,
     node: NodeId,
-    mode: kafka::Mode,
     port: u16,
-    image: &ImageRef,
-    pin_protocol: Option<&str>,
+    on: &NodeImage,
     creds: &Credentials,
     cluster_id: &str,
 ) -> (ContainerSpec, kafka::ServerProperties) {
+    let (image, mode) = (&on.image, on.mode);
     let k_flavor = image.flavor();
-    let props = kafka::server_properties(stack, node, mode, port, pin_protocol);
+    let props = kafka::server_properties(
+        stack,
+        node,
+        mode,
+        on.version,
+        port,
+        on.pin_protocol.as_deref(),
+    );
     let spec = ContainerSpec {
         name: run.container(node),
         alias: node.to_string(),

@@ -146,31 +146,19 @@ impl RunningStack {
         });
         let stack = self.current();
         let controllers: Vec<NodeId> = (1..=n).map(NodeId::Controller).collect();
+        let on = NodeImage {
+            image: broker.image.clone(),
+            version: broker.version,
+            pin_protocol: None,
+            mode: Mode::KraftMigrating,
+        };
         if let Ok(mut nodes) = self.nodes.lock() {
             for &c in &controllers {
-                nodes.insert(
-                    c,
-                    NodeImage {
-                        image: broker.image.clone(),
-                        version: broker.version,
-                        pin_protocol: None,
-                        mode: Mode::KraftMigrating,
-                    },
-                );
+                nodes.insert(c, on.clone());
             }
         }
         try_join_all(controllers.iter().map(|&c| {
-            let (spec, _) = kafka_spec(
-                &self.run,
-                &stack,
-                c,
-                Mode::KraftMigrating,
-                0,
-                &broker.image,
-                None,
-                &self.creds,
-                &cluster_id,
-            );
+            let (spec, _) = kafka_spec(&self.run, &stack, c, 0, &on, &self.creds, &cluster_id);
             async move { create_and_start(&self.run, &spec).await }
         }))
         .await
