@@ -258,106 +258,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         }
         (None, true) => None,
     };
-    let (range, what) = kafka_releases(kraft);
-    let k_version = c.version(&k_path.key("version"), &raw.kafka.version, range, what);
-    let mode = match (kraft, raw.kafka.controllers) {
-        (false, None) => KafkaMode::ZooKeeper,
-        (false, Some(_)) => {
-            c.error(
-                &k_path.key("controllers"),
-                "`controllers` is for KRaft stacks; add `mode: kraft` or remove it",
-            );
-            KafkaMode::ZooKeeper
-        }
-        (true, None) => KafkaMode::Kraft(Controllers::Combined),
-        (true, Some(ControllersSerde::Named(w))) if w == "combined" => {
-            KafkaMode::Kraft(Controllers::Combined)
-        }
-        (true, Some(ControllersSerde::Named(w))) => {
-            c.error(
-                &k_path.key("controllers"),
-                format!(
-                    "`{w}`: expected `combined` or a number of dedicated controllers (1, 3 or 5)"
-                ),
-            );
-            KafkaMode::Kraft(Controllers::Combined)
-        }
-        (true, Some(ControllersSerde::Dedicated(n))) => {
-            if !matches!(n, 1 | 3 | 5) {
-                c.error(
-                    &k_path.key("controllers"),
-                    format!("a quorum of {n} controllers cannot keep a majority well; expected 1, 3 or 5"),
-                );
-            }
-            KafkaMode::Kraft(Controllers::Dedicated(n))
-        }
-    };
-    if mode == KafkaMode::Kraft(Controllers::Combined) && !matches!(raw.kafka.brokers, 1 | 3 | 5) {
-        c.error(
-            &k_path.key("brokers"),
-            format!(
-                "with combined controllers every broker is a voter, and {} voters cannot keep a majority well; use 1, 3 or 5 brokers or dedicated `controllers`",
-                raw.kafka.brokers
-            ),
-        );
-    }
-    if !(1..=9).contains(&raw.kafka.brokers) {
-        c.error(
-            &k_path.key("brokers"),
-            format!("{} brokers: expected 1 to 9", raw.kafka.brokers),
-        );
-    }
-    let k_image = image_ref(
-        &mut c,
-        &k_path.key("image"),
-        raw.kafka.image.as_deref(),
-        "kafka",
-        k_version,
-    );
-    let overlay = raw.kafka.server_properties.as_deref().and_then(|rel| {
-        let path = normalize(&base_dir.join(rel));
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Some(PropertiesFile {
-                entries: parse_properties(&text),
-                path,
-            }),
-            Err(e) => {
-                c.error(
-                    &k_path.key("server_properties"),
-                    format!("cannot read {}: {e}", path.display()),
-                );
-                None
-            }
-        }
-    });
-    let config: BTreeMap<String, String> = raw
-        .kafka
-        .config
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    check_counts_fit(
-        &mut c,
-        &k_path,
-        overlay.as_ref(),
-        &config,
-        raw.kafka.brokers,
-    );
-    let kafka = KafkaSpec {
-        version: k_version,
-        mode,
-        brokers: raw.kafka.brokers,
-        image: k_image,
-        heap: heap(&mut c, &k_path.key("heap"), raw.kafka.heap, "256m"),
-        jit: jit(raw.kafka.jit),
-        start_timeout: c.duration(
-            &k_path.key("start_timeout"),
-            raw.kafka.start_timeout.as_deref(),
-            Duration::from_secs(180),
-        ),
-        overlay,
-        config,
-    };
+    let kafka = kafka_section(&mut c, &k_path, raw.kafka, base_dir);
 
     let mut users = Vec::new();
     let mut seen = BTreeSet::new();
@@ -435,6 +336,100 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         registry,
         users,
     })
+}
+
+/// A `kafka:` section (the stack's cluster, or a blue/green stack's second one).
+fn kafka_section(c: &mut Checker, k_path: &KeyPath, k: KafkaSerde, base_dir: &Path) -> KafkaSpec {
+    let kraft = matches!(k.mode, KafkaModeSerde::Kraft);
+    let (range, what) = kafka_releases(kraft);
+    let k_version = c.version(&k_path.key("version"), &k.version, range, what);
+    let mode = match (kraft, k.controllers) {
+        (false, None) => KafkaMode::ZooKeeper,
+        (false, Some(_)) => {
+            c.error(
+                &k_path.key("controllers"),
+                "`controllers` is for KRaft stacks; add `mode: kraft` or remove it",
+            );
+            KafkaMode::ZooKeeper
+        }
+        (true, None) => KafkaMode::Kraft(Controllers::Combined),
+        (true, Some(ControllersSerde::Named(w))) if w == "combined" => {
+            KafkaMode::Kraft(Controllers::Combined)
+        }
+        (true, Some(ControllersSerde::Named(w))) => {
+            c.error(
+                &k_path.key("controllers"),
+                format!(
+                    "`{w}`: expected `combined` or a number of dedicated controllers (1, 3 or 5)"
+                ),
+            );
+            KafkaMode::Kraft(Controllers::Combined)
+        }
+        (true, Some(ControllersSerde::Dedicated(n))) => {
+            if !matches!(n, 1 | 3 | 5) {
+                c.error(
+                    &k_path.key("controllers"),
+                    format!("a quorum of {n} controllers cannot keep a majority well; expected 1, 3 or 5"),
+                );
+            }
+            KafkaMode::Kraft(Controllers::Dedicated(n))
+        }
+    };
+    if mode == KafkaMode::Kraft(Controllers::Combined) && !matches!(k.brokers, 1 | 3 | 5) {
+        c.error(
+            &k_path.key("brokers"),
+            format!(
+                "with combined controllers every broker is a voter, and {} voters cannot keep a majority well; use 1, 3 or 5 brokers or dedicated `controllers`",
+                k.brokers
+            ),
+        );
+    }
+    if !(1..=9).contains(&k.brokers) {
+        c.error(
+            &k_path.key("brokers"),
+            format!("{} brokers: expected 1 to 9", k.brokers),
+        );
+    }
+    let k_image = image_ref(
+        c,
+        &k_path.key("image"),
+        k.image.as_deref(),
+        "kafka",
+        k_version,
+    );
+    let overlay = k.server_properties.as_deref().and_then(|rel| {
+        let path = normalize(&base_dir.join(rel));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(PropertiesFile {
+                entries: parse_properties(&text),
+                path,
+            }),
+            Err(e) => {
+                c.error(
+                    &k_path.key("server_properties"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    });
+    let config: BTreeMap<String, String> = k.config.into_iter().map(|(k, v)| (k, v.0)).collect();
+    check_counts_fit(c, &k_path, overlay.as_ref(), &config, k.brokers);
+    KafkaSpec {
+        version: k_version,
+        mode,
+        brokers: k.brokers,
+        image: k_image,
+        heap: heap(c, &k_path.key("heap"), k.heap, "256m"),
+        jit: jit(k.jit),
+        start_timeout: c.duration(
+            &k_path.key("start_timeout"),
+            k.start_timeout.as_deref(),
+            Duration::from_secs(180),
+        ),
+        overlay,
+        config,
+    }
 }
 
 fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
