@@ -414,7 +414,7 @@ fn kafka_section(c: &mut Checker, k_path: &KeyPath, k: KafkaSerde, base_dir: &Pa
         }
     });
     let config: BTreeMap<String, String> = k.config.into_iter().map(|(k, v)| (k, v.0)).collect();
-    check_counts_fit(c, &k_path, overlay.as_ref(), &config, k.brokers);
+    check_counts_fit(c, k_path, overlay.as_ref(), &config, k.brokers);
     KafkaSpec {
         version: k_version,
         mode,
