@@ -233,6 +233,10 @@ pub fn server_properties(
             "zookeeper.connect",
             "control.plane.listener.name",
         ]);
+        if roles(controllers, node) == "controller" && version < CONTROLLERS_ADVERTISE {
+            // Nobody's value: such a controller refuses to start with the key set at all.
+            conflicting.push("advertised.listeners");
+        }
     }
     let mut overridden = Vec::new();
     for k in conflicting {

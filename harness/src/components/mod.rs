@@ -41,10 +41,10 @@ mod tests {
     use std::path::Path;
 
     use super::kafka::Mode;
-
-    const V39: crate::scenario::Version = crate::scenario::Version::new(3, 9, 1);
     use crate::scenario::{load_stack, Flavor, NodeId, Stack};
     use crate::secrets::Credentials;
+
+    const V39: crate::scenario::Version = crate::scenario::Version::new(3, 9, 1);
 
     fn stack(yaml: &str) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -130,15 +130,25 @@ mod tests {
             controller.render(NodeId::Controller(1))
         );
         // Before 3.9 a controller refuses to start with advertised.listeners set (KIP-853 came in 3.9).
+        let mut with_advertised = s.clone();
+        with_advertised.kafka.config.insert(
+            "advertised.listeners".into(),
+            "SASL_SSL://kafka-101.prod:9094".into(),
+        );
         let v38 = super::kafka::server_properties(
-            &s,
+            &with_advertised,
             NodeId::Controller(1),
             Mode::Kraft,
             crate::scenario::Version::new(3, 8, 1),
             0,
             None,
         );
+        // Not the harness's, and not production's either (its file sets one).
         assert!(!v38.entries.contains_key("advertised.listeners"));
+        assert!(v38
+            .overridden
+            .iter()
+            .any(|o| o.key == "advertised.listeners" && o.harness_value == "(removed)"));
         assert!(controller.entries.contains_key("advertised.listeners"));
         let broker =
             super::kafka::server_properties(&s, NodeId::Kafka(2), Mode::Kraft, V39, 40002, None);

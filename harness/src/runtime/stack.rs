@@ -3,6 +3,8 @@
 //! - ZooKeeper mode: ZooKeeper, then the SCRAM/ACL bootstrap, then the brokers.
 //! - KRaft mode: controllers and brokers together (each formats its storage with the SCRAM
 //!   credentials first), then the ACLs through a broker.
+//! - A ZooKeeper stack can move to KRaft while it runs (`migration.rs`): nodes are then rendered
+//!   in the mode the migration has put them in.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -141,6 +143,7 @@ impl Run {
 #[derive(Debug)]
 pub struct RunningStack {
     pub run: Run,
+    /// The stack as declared; `current()` is the stack as it runs (a migration changes it).
     pub stack: Stack,
     pub creds: Credentials,
     pub zookeeper_ports: BTreeMap<u8, u16>,
