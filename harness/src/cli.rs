@@ -544,6 +544,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         registry: None,
         routing: None,
         under_replicated: Vec::new(),
+        mirror_lag: None,
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -569,6 +570,24 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             .map(|()| s),
         Err(e) => Err(e),
     };
+    // Blue/green: green gets the topics too, and MirrorMaker translates blue's groups.
+    let started = match started {
+        Ok(mut s) => {
+            let groups: Vec<String> = scenario
+                .load
+                .consumers
+                .iter()
+                .filter(|k| k.cluster == crate::scenario::Cluster::Blue)
+                .map(|k| k.group.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            s.start_green(&scenario.topics, &groups, &progress)
+                .await
+                .map(|()| s)
+        }
+        Err(e) => Err(e),
+    };
     report.timing.stack_start_s = t_start.elapsed().as_secs_f64();
     match started {
         Ok(running) => {
@@ -587,6 +606,15 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 running.admin(),
                 progress.epoch(),
             );
+            let mirror_lag = running.green.as_ref().map(|green| {
+                crate::probes::mirror_lag::MirrorLagProbe::start(
+                    running.bootstrap_servers(),
+                    green.bootstrap_servers(),
+                    running.admin(),
+                    scenario.topics.iter().map(|t| t.name.clone()).collect(),
+                    progress.epoch(),
+                )
+            });
             let registry = running
                 .registry_url()
                 .map(|url| crate::probes::registry::RegistryProbe::start(&url, progress.epoch()));
@@ -605,6 +633,9 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             let t_wrap = Instant::now();
             let results = load.finish().await;
             report.under_replicated = replication.finish().await;
+            if let Some(probe) = mirror_lag {
+                report.mirror_lag = Some(probe.finish().await);
+            }
             if let Some(registry) = registry {
                 let r = registry.finish(results.registrations.clone()).await;
                 progress.say(crate::report::registry_line(&r));

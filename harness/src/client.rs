@@ -133,6 +133,64 @@ pub async fn under_replicated(bootstrap: String, auth: Auth) -> Result<usize, St
     .map_err(|e| e.to_string())?
 }
 
+/// Per partition of `topic`: its log end offset, and `group`'s committed offset there (when a
+/// group is given and has one).
+pub async fn offsets(
+    bootstrap: String,
+    auth: Auth,
+    topic: String,
+    group: Option<String>,
+) -> Result<Vec<(i32, i64, Option<i64>)>, String> {
+    tokio::task::spawn_blocking(move || {
+        let mut cfg = config(&bootstrap, &auth);
+        if let Some(g) = &group {
+            cfg.set("group.id", g);
+        }
+        let consumer: BaseConsumer = cfg.create().map_err(|e| e.to_string())?;
+        let timeout = Timeout::After(Duration::from_secs(5));
+        let md = consumer
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| e.to_string())?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .first()
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        let committed = match &group {
+            Some(_) => {
+                let mut tpl = TopicPartitionList::new();
+                for p in &partitions {
+                    tpl.add_partition(&topic, *p);
+                }
+                Some(
+                    consumer
+                        .committed_offsets(tpl, timeout)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            None => None,
+        };
+        partitions
+            .into_iter()
+            .map(|p| {
+                let (_, high) = consumer
+                    .fetch_watermarks(&topic, p, timeout)
+                    .map_err(|e| e.to_string())?;
+                let at = committed
+                    .as_ref()
+                    .and_then(|c| c.find_partition(&topic, p))
+                    .and_then(|e| match e.offset() {
+                        rdkafka::Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+                Ok((p, high, at))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// Outcome of a client that should have been turned away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {

@@ -830,3 +830,67 @@ fn a_migration_is_validated_phase_by_phase() {
         "{err}"
     );
 }
+
+/// A blue/green stack: blue 3.7 on ZooKeeper, green 4.1 on KRaft.
+const BLUE_GREEN: &str = "name: bg\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n  brokers: 1\ngreen:\n  kafka:\n    version: \"4.1.1\"\n    mode: kraft\n    brokers: 1\nsecurity:\n  users:\n    - name: app\n";
+const MIRRORED: &str = "name: t\nstack: stack.yaml\ntopics:\n  - name: t1\nload:\n  producers:\n    - { name: w, topic: t1, user: app, rate: 10, records: 10 }\n  consumers:\n    - { name: r, topic: t1, user: app, group: g1 }\n    - { name: g, topic: t1, user: app, group: g2, cluster: green }\nsteps:\n  - wait_load: { name: w }\n  - stop_load: { name: r }\n  - drain_cluster: { cluster: blue }\n  - retire: { cluster: blue }\n";
+
+#[test]
+fn a_blue_green_stack_and_its_steps_are_validated() {
+    let (_dir, path) = broken(BLUE_GREEN, MIRRORED);
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // Green on ZooKeeper; a consumer on a green the stack lacks; steps on the wrong cluster.
+    let err = refused(
+        &BLUE_GREEN.replace("    mode: kraft\n", ""),
+        MIRRORED,
+        "validate",
+    );
+    assert!(
+        err.contains("green.kafka.mode: green runs KRaft (`mode: kraft`)"),
+        "{err}"
+    );
+    let err = refused(STACK, MIRRORED, "validate");
+    assert!(
+        err.contains("load.consumers[1].cluster: stack") && err.contains("has no `green:` cluster"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[2].drain_cluster: stack")
+            && err.contains("has no `green:` cluster to copy blue into"),
+        "{err}"
+    );
+    let err = refused(
+        BLUE_GREEN,
+        &MIRRORED.replace(
+            "drain_cluster: { cluster: blue }",
+            "drain_cluster: { cluster: green }",
+        ),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[2].drain_cluster.cluster: `green`: MirrorMaker copies blue into green"),
+        "{err}"
+    );
+
+    // Retiring blue while something still uses it, or twice.
+    let err = refused(
+        BLUE_GREEN,
+        &MIRRORED
+            .replace("  - stop_load: { name: r }\n", "")
+            .replace(
+                "  - retire: { cluster: blue }\n",
+                "  - retire: { cluster: blue }\n  - retire: { cluster: blue }\n",
+            ),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[2].retire: r still use(s) blue at this step"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[3].retire: blue was retired at step 3"),
+        "{err}"
+    );
+}

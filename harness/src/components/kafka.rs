@@ -284,7 +284,10 @@ fn zookeeper_mode_keys(
         ),
         (
             "advertised.listeners",
-            format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
+            format!(
+                "INTERNAL://{}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}",
+                stack.host(node)
+            ),
         ),
         (
             "listener.security.protocol.map",
@@ -336,7 +339,7 @@ fn voters(stack: &Stack) -> String {
         .kafka
         .voters()
         .iter()
-        .map(|v| format!("{}@{v}:{CONTROLLER_PORT}", v.kafka_id()))
+        .map(|&v| format!("{}@{}:{CONTROLLER_PORT}", v.kafka_id(), stack.host(v)))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -389,7 +392,7 @@ fn kraft_keys(
         if version >= CONTROLLERS_ADVERTISE {
             keys.push((
                 "advertised.listeners",
-                format!("CONTROLLER://{node}:{CONTROLLER_PORT}"),
+                format!("CONTROLLER://{}:{CONTROLLER_PORT}", stack.host(node)),
             ));
         }
     } else {
@@ -405,7 +408,10 @@ fn kraft_keys(
             ),
             (
                 "advertised.listeners",
-                format!("INTERNAL://{node}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}"),
+                format!(
+                    "INTERNAL://{}:{INTERNAL_PORT},EXTERNAL://127.0.0.1:{external_host_port}",
+                    stack.host(node)
+                ),
             ),
             ("inter.broker.listener.name", "INTERNAL".to_owned()),
             ("sasl.enabled.mechanisms", SCRAM.to_owned()),
@@ -504,12 +510,13 @@ fn admin_client_properties(creds: &Credentials) -> String {
     )
 }
 
-/// A tool run inside a KRaft broker against the cluster, as the harness's admin.
-pub fn admin_tool(flavor: Flavor, name: &str, node: NodeId, args: &[&str]) -> Vec<String> {
+/// A tool run inside a KRaft broker (on the network as `host`) against the cluster, as the
+/// harness's admin.
+pub fn admin_tool(flavor: Flavor, name: &str, host: &str, args: &[&str]) -> Vec<String> {
     let mut cmd = vec![
         tool(flavor, name),
         "--bootstrap-server".to_owned(),
-        format!("{node}:{INTERNAL_PORT}"),
+        format!("{host}:{INTERNAL_PORT}"),
         "--command-config".to_owned(),
         format!("{CONFIG_DIR}/{ADMIN_CLIENT_FILE}"),
     ];

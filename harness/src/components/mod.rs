@@ -2,6 +2,7 @@
 //! Rendering is pure (snapshot-tested); starting goes through `runtime`.
 
 pub mod kafka;
+pub mod mirror_maker;
 pub mod registry;
 pub mod zookeeper;
 

@@ -24,7 +24,7 @@ use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVers
 use crate::probes::lag::LagSampler;
 use crate::probes::registry::Registration;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
+use crate::scenario::{Cluster, ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
@@ -125,6 +125,8 @@ pub fn judged(consumers: &[ConsumerResult]) -> Vec<&ConsumerResult> {
 pub struct LoadSet {
     run_id: String,
     bootstrap: String,
+    /// A blue/green stack's green cluster, for consumers that read there.
+    green_bootstrap: Option<String>,
     running_auth: BTreeMap<String, crate::client::Auth>,
     admin: crate::client::Auth,
     semantics: Semantics,
@@ -233,6 +235,7 @@ impl LoadSet {
         Self {
             run_id: running.run.id.clone(),
             bootstrap: running.bootstrap_servers(),
+            green_bootstrap: running.green.as_ref().map(|g| g.bootstrap_servers()),
             running_auth,
             admin: running.admin(),
             semantics: scenario.semantics,
@@ -339,9 +342,13 @@ impl LoadSet {
             return Err(format!("consumer {name} is already running"));
         }
         let (tx, rx) = watch::channel(false);
+        let bootstrap = match (slot.spec.cluster, &self.green_bootstrap) {
+            (Cluster::Green, Some(green)) => green.clone(),
+            _ => self.bootstrap.clone(),
+        };
         let task = ConsumerTask {
             spec: slot.spec.clone(),
-            bootstrap: self.bootstrap.clone(),
+            bootstrap: bootstrap.clone(),
             auth: self.running_auth[&slot.spec.user].clone(),
             run_id: self.run_id.clone(),
             ledger: slot.ledger.clone(),
@@ -369,7 +376,7 @@ impl LoadSet {
         if slot.sampler.is_none() {
             let (tx, rx) = watch::channel(false);
             let sampler = LagSampler {
-                bootstrap: self.bootstrap.clone(),
+                bootstrap,
                 admin: self.admin.clone(),
                 group: slot.spec.group.clone(),
                 topic: slot.spec.topic.clone(),

@@ -184,6 +184,20 @@ pub fn render(r: &Report) -> String {
         &urp,
         &bands,
     ));
+    if let Some(m) = &r.mirror_lag {
+        let series = [Series {
+            name: "records blue has and green has not".into(),
+            color: PALETTE[0],
+            points: m.totals(),
+        }];
+        o.push_str(&chart(
+            "MirrorMaker 2: green behind blue (gaps: a cluster did not answer)",
+            "records",
+            end,
+            &series,
+            &bands,
+        ));
+    }
 
     o.push_str("<h2>Checks</h2>\n<table><tr><th>check</th><th>result</th><th>evidence</th></tr>\n");
     for c in &r.checks {

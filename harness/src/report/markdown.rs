@@ -119,6 +119,26 @@ pub fn render(r: &Report) -> String {
     if let Some(routing) = &r.routing {
         o.push_str(&super::routing::markdown(routing));
     }
+    if let Some(m) = &r.mirror_lag {
+        let _ = writeln!(
+            o,
+            "## MirrorMaker 2: green behind blue\n\nRecords blue had that green had not, sampled once a second per partition ({} sample(s)).\n\n| topic | partition | most behind | at | last sample |\n|---|---|---|---|---|",
+            m.samples.len()
+        );
+        for p in &m.peaks {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.1} s | {} |",
+                p.topic,
+                p.partition,
+                p.max,
+                p.at_s,
+                p.last
+                    .map_or_else(|| "no answer".to_owned(), |l| l.to_string())
+            );
+        }
+        o.push('\n');
+    }
     let _ = writeln!(
         o,
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"

@@ -81,6 +81,9 @@ pub struct Report {
     pub routing: Option<crate::checks::routing::RoutingReport>,
     /// Under-replicated partitions of the cluster, sampled once a second while the steps ran.
     pub under_replicated: Vec<crate::probes::replication::ReplicationSample>,
+    /// Blue/green: green's lag behind blue per replicated partition, sampled once a second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_lag: Option<crate::probes::mirror_lag::MirrorLag>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -439,6 +442,7 @@ mod tests {
             registry: None,
             routing: None,
             under_replicated: Vec::new(),
+            mirror_lag: None,
         }
     }
 

@@ -35,6 +35,14 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
     if let Some(r) = &stack.registry {
         out.push(("registry", r.version, r.image.clone()));
     }
+    // Green's brokers and MirrorMaker run green's release.
+    if let Some(g) = stack
+        .green
+        .as_ref()
+        .filter(|g| g.kafka.image != stack.kafka.image)
+    {
+        out.push(("kafka", g.kafka.version, g.kafka.image.clone()));
+    }
     out
 }
 

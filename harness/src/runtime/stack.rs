@@ -74,6 +74,8 @@ pub struct Run {
     pub docker: Docker,
     /// Logs of containers removed during the run, and of all of them at its end.
     pub logs: LogStore,
+    /// Prepended to the node names of a blue/green stack's second cluster (`green-`).
+    pub prefix: &'static str,
 }
 
 impl Run {
@@ -88,6 +90,7 @@ impl Run {
             id,
             docker,
             logs: LogStore::default(),
+            prefix: "",
         }
     }
 
@@ -96,7 +99,16 @@ impl Run {
     }
 
     pub fn container(&self, node: NodeId) -> String {
-        format!("kh-{}-{node}", self.id)
+        format!("kh-{}-{}{node}", self.id, self.prefix)
+    }
+
+    /// The same run, for the nodes of a blue/green stack's other cluster (`prefix` is prepended to
+    /// their container and host names; they share the run's network, labels and logs).
+    pub fn for_cluster(&self, prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            ..self.clone()
+        }
     }
 
     pub fn labels(&self, node: Option<&str>) -> HashMap<String, String> {
@@ -158,6 +170,8 @@ pub struct RunningStack {
     nodes: Mutex<BTreeMap<NodeId, NodeImage>>,
     /// What a ZooKeeper → KRaft migration has changed so far.
     live: Mutex<Live>,
+    /// A blue/green stack's green cluster, once started (`start_green`).
+    pub green: Option<Box<RunningStack>>,
 }
 
 /// The image, release, protocol pin and mode a node runs.
@@ -191,6 +205,8 @@ struct Live {
     cluster_id: Option<String>,
     /// The last phase that finished.
     finished: Option<MigrationPhase>,
+    /// Blue/green: this (blue) cluster was retired.
+    blue_retired: bool,
 }
 
 /// One node's part in a rolling upgrade.
@@ -464,7 +480,13 @@ impl RunningStack {
         let name = self.run.container(node);
         self.run.docker.stop(&name, Duration::from_secs(60)).await?;
         phases.stop_s = took();
-        logs::keep(&self.run.docker, &self.run.logs, &name, &node.to_string()).await;
+        logs::keep(
+            &self.run.docker,
+            &self.run.logs,
+            &name,
+            &self.stack.host(node),
+        )
+        .await;
         self.run.docker.remove_container(&name).await?;
         let spec = match node {
             NodeId::ZooKeeper(n) => {
@@ -532,7 +554,7 @@ impl RunningStack {
                 continue; // not running
             }
             let flavor = self.node_image(node).image.flavor();
-            let cmd = kafka::admin_tool(flavor, tool, node, args);
+            let cmd = kafka::admin_tool(flavor, tool, &self.stack.host(node), args);
             let (code, output) = self.run.docker.exec(&name, &cmd).await?;
             if code == 0 {
                 return Ok(output);
@@ -654,16 +676,28 @@ impl RunningStack {
         }
     }
 
-    /// Every node's self-reported version.
+    /// Every node's self-reported version, a blue/green stack's green nodes included (by their
+    /// host names); a retired blue's nodes say so.
     pub async fn read_versions(&self) -> BTreeMap<String, String> {
-        let nodes = self.current().nodes();
+        let mut out = self.own_versions().await;
+        if let Some(green) = &self.green {
+            out.extend(green.own_versions().await);
+        }
+        out
+    }
+
+    async fn own_versions(&self) -> BTreeMap<String, String> {
+        let retired = self.live.lock().is_ok_and(|l| l.blue_retired);
         let mut out = BTreeMap::new();
-        for node in nodes {
-            let v = self
-                .read_version(node)
-                .await
-                .unwrap_or_else(|e| format!("unknown ({e})"));
-            out.insert(node.to_string(), v);
+        for node in self.current().nodes() {
+            let v = if retired {
+                "(retired)".to_owned()
+            } else {
+                self.read_version(node)
+                    .await
+                    .unwrap_or_else(|e| format!("unknown ({e})"))
+            };
+            out.insert(self.stack.host(node), v);
         }
         out
     }
@@ -684,6 +718,7 @@ impl RunningStack {
 }
 
 mod migration;
+mod mirror;
 
 /// Starts the whole stack; its images must be present (`images::ensure`). On error the caller
 /// still owns the run and must tear it down.
@@ -693,9 +728,12 @@ pub async fn start(
     creds: Credentials,
     progress: &Progress,
 ) -> Result<RunningStack, StartError> {
-    run.docker
-        .create_network(&run.network(), &run.labels(None))
-        .await?;
+    // A blue/green stack's second cluster joins the network its first one made.
+    if run.prefix.is_empty() {
+        run.docker
+            .create_network(&run.network(), &run.labels(None))
+            .await?;
+    }
 
     let zk_nodes = stack.zookeeper.as_ref().map_or(0, |z| z.nodes);
     let mut ports = free_ports(
@@ -719,8 +757,10 @@ pub async fn start(
 
     let kraft = stack.kafka.is_kraft();
     let controllers = stack.kafka.dedicated_controllers();
+    // A blue/green stack's second cluster says so in every line.
+    let which = if run.prefix.is_empty() { "" } else { "green " };
     progress.say(format!(
-        "starting Kafka {} ({} broker(s){}, SASL_PLAINTEXT/{}, ACLs on)",
+        "starting {which}Kafka {} ({} broker(s){}, SASL_PLAINTEXT/{}, ACLs on)",
         stack.kafka.version,
         stack.kafka.brokers,
         match (kraft, controllers) {
@@ -793,7 +833,7 @@ pub async fn start(
     }))
     .await?;
     progress.say(format!(
-        "all {} broker(s) registered and answering",
+        "all {} {which}broker(s) registered and answering",
         stack.kafka.brokers
     ));
 
@@ -825,13 +865,15 @@ pub async fn start(
         cluster_id,
         nodes: Mutex::new(nodes),
         live: Mutex::new(Live::default()),
+        green: None,
     };
     if kraft {
         let acls = kafka::acl_commands(stack);
         if !acls.is_empty() {
             progress.say(format!(
-                "creating {} ACL(s) through kafka-1 (StandardAuthorizer)",
-                acls.len()
+                "creating {} ACL(s) through {} (StandardAuthorizer)",
+                acls.len(),
+                stack.host(NodeId::Kafka(1))
             ));
         }
         for (_, args) in &acls {
@@ -1060,11 +1102,11 @@ fn kafka_spec(
     );
     let spec = ContainerSpec {
         name: run.container(node),
-        alias: node.to_string(),
+        alias: stack.host(node),
         image: image.reference().to_owned(),
         cmd: kafka::command(mode, k_flavor),
         env: kafka::broker_env(stack),
-        labels: run.labels(Some(&node.to_string())),
+        labels: run.labels(Some(&stack.host(node))),
         network: run.network(),
         volume: Some((
             format!("{}-data", run.container(node)),

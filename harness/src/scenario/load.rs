@@ -327,6 +327,29 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         users.push(crate::components::registry::kafka_user(r));
     }
 
+    let green = raw.green.map(|g| {
+        let gp = root.key("green");
+        if !matches!(g.kafka.mode, KafkaModeSerde::Kraft) {
+            c.error(
+                &gp.key("kafka").key("mode"),
+                "green runs KRaft (`mode: kraft`): a ZooKeeper-mode green would need an ensemble of its own",
+            );
+        }
+        let kafka = kafka_section(&mut c, &gp.key("kafka"), g.kafka, base_dir);
+        let mp = gp.key("mirror_maker");
+        GreenSpec {
+            kafka,
+            mirror_maker: MirrorMakerSpec {
+                heap: heap(&mut c, &mp.key("heap"), g.mirror_maker.heap, "256m"),
+                start_timeout: c.duration(
+                    &mp.key("start_timeout"),
+                    g.mirror_maker.start_timeout.as_deref(),
+                    Duration::from_secs(120),
+                ),
+            },
+        }
+    });
+
     c.finish(Stack {
         name: raw.name,
         description: raw.description,
@@ -335,7 +358,35 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         kafka,
         registry,
         users,
+        green,
+        prefix: "",
     })
+}
+
+/// What every blue/green step needs: a green cluster, `blue` named, blue not yet retired.
+fn blue_green_step(
+    c: &mut Checker,
+    path: &KeyPath,
+    stack: &Stack,
+    cluster: &str,
+    retired: Option<usize>,
+) {
+    if stack.green.is_none() {
+        c.error(
+            path,
+            format!(
+                "stack {} has no `green:` cluster to copy blue into",
+                stack.source.display()
+            ),
+        );
+    } else if cluster != "blue" {
+        c.error(
+            &path.key("cluster"),
+            format!("`{cluster}`: MirrorMaker copies blue into green; this step is about `blue`"),
+        );
+    } else if let Some(at) = retired {
+        c.error(path, format!("blue was retired at step {}", at + 1));
+    }
 }
 
 /// A `kafka:` section (the stack's cluster, or a blue/green stack's second one).
@@ -586,6 +637,27 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         };
     // The nodes a step may name change when a migration adds controllers and retires ZooKeeper.
     let mut topology = super::migration::Topology::default();
+    // Blue/green: the loads that use blue at each step (none may when it is retired).
+    let on_blue = |name: &str| {
+        load.producers.iter().any(|p| p.name == name)
+            || load
+                .consumers
+                .iter()
+                .any(|k| k.name == name && k.cluster == Cluster::Blue)
+    };
+    let mut using_blue: BTreeSet<String> = load
+        .producers
+        .iter()
+        .filter(|p| !p.on_step)
+        .map(|p| p.name.clone())
+        .chain(
+            load.consumers
+                .iter()
+                .filter(|k| !k.on_step && k.cluster == Cluster::Blue)
+                .map(|k| k.name.clone()),
+        )
+        .collect();
+    let mut retired: Option<usize> = None;
     let node_ref = |c: &mut Checker,
                     topology: &super::migration::Topology,
                     path: KeyPath,
@@ -927,6 +999,44 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 }
                 step
             }
+            StepKind::DrainCluster(d) => {
+                let dp = sp.key("drain_cluster");
+                blue_green_step(&mut c, &dp, &stack, &d.cluster, retired);
+                let mut groups: Vec<(String, String)> = Vec::new();
+                for k in load.consumers.iter().filter(|k| k.cluster == Cluster::Blue) {
+                    let pair = (k.group.clone(), k.topic.clone());
+                    if !groups.contains(&pair) {
+                        groups.push(pair);
+                    }
+                }
+                Step::DrainBlue {
+                    topics: topic_names.iter().cloned().collect(),
+                    groups,
+                    timeout: c.duration(
+                        &dp.key("timeout"),
+                        d.timeout.as_deref(),
+                        Duration::from_secs(120),
+                    ),
+                }
+            }
+            StepKind::Retire(r) => {
+                let rp = sp.key("retire");
+                blue_green_step(&mut c, &rp, &stack, &r.cluster, retired);
+                if r.timeout.is_some() {
+                    c.error(&rp.key("timeout"), "`timeout` belongs to `drain_cluster`");
+                }
+                if !using_blue.is_empty() {
+                    c.error(
+                        &rp,
+                        format!(
+                            "{} still use(s) blue at this step; stop them first (`stop_load`, or `wait_load` for a producer)",
+                            using_blue.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+                retired = Some(i);
+                Step::RetireBlue
+            }
             StepKind::Kill(n) => {
                 match node_ref(&mut c, &topology, sp.key("kill").key("node"), &n.node) {
                     Some(node) => Step::Kill(node),
@@ -953,10 +1063,14 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     true,
                     true,
                 );
+                if on_blue(&l.name) {
+                    using_blue.insert(l.name.clone());
+                }
                 Step::StartLoad(l.name)
             }
             StepKind::StopLoad(l) => {
                 load_ref(&mut c, sp.key("stop_load").key("name"), &l.name, true, true);
+                using_blue.remove(&l.name);
                 Step::StopLoad(l.name)
             }
             StepKind::WaitLoad(l) => {
@@ -967,6 +1081,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     true,
                     false,
                 );
+                using_blue.remove(&l.name);
                 Step::WaitLoad {
                     timeout: c.duration(
                         &sp.key("wait_load").key("timeout"),
@@ -1458,8 +1573,36 @@ fn load_section(
                     .and_then(|r| schemas.schema(c, &ap.key("reader_schema"), &r)),
             }
         });
+        let cluster = match k.cluster.as_deref() {
+            None | Some("blue") => Cluster::Blue,
+            Some("green") if schemas.stack.green.is_some() => Cluster::Green,
+            Some("green") => {
+                c.error(
+                    &kp.key("cluster"),
+                    format!(
+                        "stack {} has no `green:` cluster",
+                        schemas.stack.source.display()
+                    ),
+                );
+                Cluster::Blue
+            }
+            Some(other) => {
+                c.error(
+                    &kp.key("cluster"),
+                    format!("`{other}`: expected `blue` or `green`"),
+                );
+                Cluster::Blue
+            }
+        };
+        if cluster == Cluster::Green && avro.is_some() {
+            c.error(
+                &kp.key("cluster"),
+                "an Avro consumer reads through the stack's registry, next to blue; read Avro on blue",
+            );
+        }
         consumers.push(ConsumerSpec {
             avro,
+            cluster,
             name: k.name,
             topic: k.topic,
             user: k.user,

@@ -114,9 +114,70 @@ pub struct Stack {
     pub registry: Option<RegistrySpec>,
     /// Service users, and the registry's own user when it keeps its data in Kafka.
     pub users: Vec<User>,
+    /// Blue/green: the second cluster and MirrorMaker 2.
+    pub green: Option<GreenSpec>,
+    /// Prefixed to every node's host and container name: empty for the stack's own cluster,
+    /// `green-` for a blue/green stack's second one.
+    pub prefix: &'static str,
 }
 
+/// A blue/green stack's second cluster.
+#[derive(Debug, Clone)]
+pub struct GreenSpec {
+    pub kafka: KafkaSpec,
+    pub mirror_maker: MirrorMakerSpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct MirrorMakerSpec {
+    pub heap: String,
+    pub start_timeout: Duration,
+}
+
+/// Which cluster of a blue/green stack a client talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cluster {
+    /// The stack's own.
+    #[default]
+    Blue,
+    Green,
+}
+
+impl Cluster {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Blue => "blue",
+            Self::Green => "green",
+        }
+    }
+}
+
+/// The host prefix of the green cluster's nodes.
+pub const GREEN_PREFIX: &str = "green-";
+
 impl Stack {
+    /// The host name of `node` on the docker network.
+    pub fn host(&self, node: NodeId) -> String {
+        format!("{}{node}", self.prefix)
+    }
+
+    /// A blue/green stack's green cluster as a stack of its own: its Kafka section, the same users,
+    /// no ZooKeeper or registry, hosts prefixed `green-`.
+    pub fn green_stack(&self) -> Option<Stack> {
+        let green = self.green.as_ref()?;
+        Some(Stack {
+            name: format!("{} (green)", self.name),
+            description: None,
+            source: self.source.clone(),
+            zookeeper: None,
+            kafka: green.kafka.clone(),
+            registry: None,
+            users: self.users.clone(),
+            green: None,
+            prefix: GREEN_PREFIX,
+        })
+    }
+
     /// Every node, in start order: ZooKeeper, dedicated controllers, brokers, the registry.
     pub fn nodes(&self) -> Vec<NodeId> {
         let zk = self.zookeeper.as_ref().map_or(0, |z| z.nodes);
@@ -563,6 +624,7 @@ pub struct ConsumerSpec {
     pub commit: Commit,
     pub on_step: bool,
     pub avro: Option<AvroConsumerSpec>,
+    pub cluster: Cluster,
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
@@ -864,6 +926,15 @@ pub enum Step {
         /// How long the whole phase may take.
         timeout: Duration,
     },
+    /// Blue/green: green holds every record of `topics` and each (group, topic) on blue has read
+    /// everything.
+    DrainBlue {
+        topics: Vec<String>,
+        groups: Vec<(String, String)>,
+        timeout: Duration,
+    },
+    /// Blue/green: MirrorMaker and blue's nodes stop.
+    RetireBlue,
     /// Canary routing: pause, drain both versions, change the threshold, resume.
     SetThreshold {
         threshold: f64,
@@ -926,6 +997,10 @@ impl Step {
             Self::BumpMetadataVersion { to, .. } => {
                 format!("bump metadata.version to {to}")
             }
+            Self::DrainBlue { .. } => {
+                "drain blue (green holds every record, blue's groups have read everything)".into()
+            }
+            Self::RetireBlue => "retire blue (MirrorMaker and blue's nodes stop)".into(),
             Self::MigrateToKraft {
                 phase, controllers, ..
             } => format!(

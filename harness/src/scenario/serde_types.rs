@@ -32,8 +32,37 @@ pub struct StackSerde {
     /// consumers register and fetch their schemas there).
     #[serde(default)]
     pub registry: Option<RegistrySerde>,
+    /// Blue/green: a second cluster ("green") beside the stack's own ("blue"), on the same network
+    /// with the same users and ACLs, which MirrorMaker 2 replicates the scenario's topics and
+    /// consumer groups into.
+    #[serde(default)]
+    pub green: Option<GreenSerde>,
     #[serde(default)]
     pub security: SecuritySerde,
+}
+
+/// The green cluster and the MirrorMaker 2 that fills it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreenSerde {
+    /// A Kafka section like the stack's own; green runs KRaft (`mode: kraft`).
+    pub kafka: KafkaSerde,
+    /// MirrorMaker 2 (dedicated mode, Kafka's own `connect-mirror-maker`, from green's release).
+    #[serde(default)]
+    pub mirror_maker: MirrorMakerSerde,
+}
+
+/// MirrorMaker 2 from blue to green: identity replication (topic names stay), consumer-group
+/// offsets translated and synced, an offset sync for every record (exact translation).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorMakerSerde {
+    /// JVM heap, e.g. "256m" (default).
+    #[serde(default)]
+    pub heap: Option<String>,
+    /// How long it may take until it replicates, e.g. "120s" (default).
+    #[serde(default)]
+    pub start_timeout: Option<String>,
 }
 
 /// Which kind of file this is.
@@ -394,6 +423,10 @@ pub struct ConsumerSerde {
     /// Read Avro records in the Confluent wire format (writer schemas fetched from the registry).
     #[serde(default)]
     pub avro: Option<AvroConsumerSerde>,
+    /// Blue/green stacks: `blue` (default, the stack's own cluster) or `green` (what MirrorMaker 2
+    /// replicated there).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
@@ -649,6 +682,14 @@ pub struct StepSerde {
     /// `kraft_brokers`, `finalize`, in that order.
     #[serde(default)]
     pub migrate_to_kraft: Option<super::migration::MigrateToKraftSerde>,
+    /// Blue/green: wait until green holds every record of blue's topics (MirrorMaker has copied
+    /// everything) and every consumer group on blue has read everything.
+    #[serde(default)]
+    pub drain_cluster: Option<ClusterStepSerde>,
+    /// Blue/green: stop MirrorMaker and every node of blue. No producer or consumer may still use
+    /// blue.
+    #[serde(default)]
+    pub retire: Option<ClusterStepSerde>,
     /// SIGKILL a node: no shutdown at all.
     #[serde(default)]
     pub kill: Option<NodeSerde>,
@@ -748,6 +789,17 @@ pub struct RollingUpgradeSerde {
     pub node_timeout: Option<String>,
 }
 
+/// A step on a blue/green stack's cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterStepSerde {
+    /// `blue`: the cluster MirrorMaker copies from.
+    pub cluster: String,
+    /// `drain_cluster` only: how long it may take, e.g. "120s" (default).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSerde {
@@ -784,6 +836,8 @@ pub enum StepKind {
     RollingUpgrade(RollingUpgradeSerde),
     BumpMetadataVersion(BumpMetadataSerde),
     MigrateToKraft(super::migration::MigrateToKraftSerde),
+    DrainCluster(ClusterStepSerde),
+    Retire(ClusterStepSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
     Pause(NodeSerde),
@@ -815,6 +869,8 @@ impl StepSerde {
             self.bump_metadata_version
                 .map(StepKind::BumpMetadataVersion),
             self.migrate_to_kraft.map(StepKind::MigrateToKraft),
+            self.drain_cluster.map(StepKind::DrainCluster),
+            self.retire.map(StepKind::Retire),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),
             self.pause.map(StepKind::Pause),

@@ -311,6 +311,18 @@ async fn run_one(
                 .migrate(*phase, *controllers, *timeout, progress)
                 .await
         }
+        Step::DrainBlue {
+            topics,
+            groups,
+            timeout,
+        } => {
+            let evidence = running.drain_blue(topics, groups, *timeout).await?;
+            Ok((
+                "green holds every record of blue, and blue's groups have read everything".into(),
+                evidence,
+            ))
+        }
+        Step::RetireBlue => plain(running.retire_blue(progress).await),
         Step::Kill(node) => {
             let name = running.run.container(*node);
             docker
