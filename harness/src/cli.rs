@@ -570,15 +570,18 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
             .map(|()| s),
         Err(e) => Err(e),
     };
-    // Blue/green: green gets the topics too, and MirrorMaker translates blue's groups.
+    // Blue/green: green gets the topics too, and MirrorMaker translates blue's groups (but those
+    // a planted defect switches without translation).
     let started = match started {
         Ok(mut s) => {
+            let untranslated = scenario.untranslated_groups();
             let groups: Vec<String> = scenario
                 .load
                 .consumers
                 .iter()
                 .filter(|k| k.cluster == crate::scenario::Cluster::Blue)
                 .map(|k| k.group.clone())
+                .filter(|g| !untranslated.contains(g))
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();

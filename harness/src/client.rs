@@ -191,6 +191,34 @@ pub async fn offsets(
     .map_err(|e| e.to_string())?
 }
 
+/// Commits `offsets` (partition, offset) of `topic` for `group` without joining it (the group
+/// must have no members); creates the group, empty, if it does not exist.
+pub async fn commit_offsets(
+    bootstrap: String,
+    auth: Auth,
+    group: String,
+    topic: String,
+    offsets: Vec<(i32, i64)>,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config(&bootstrap, &auth)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(&topic, p, Offset::Offset(o))
+                .map_err(|e| e.to_string())?;
+        }
+        consumer
+            .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// Outcome of a client that should have been turned away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {

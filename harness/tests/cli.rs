@@ -893,4 +893,36 @@ fn a_blue_green_stack_and_its_steps_are_validated() {
         err.contains("steps[3].retire: blue was retired at step 3"),
         "{err}"
     );
+
+    // Switching: a green consumer, twice, an unknown offsets mode.
+    let err = refused(
+        BLUE_GREEN,
+        &MIRRORED.replace(
+            "  - stop_load: { name: r }\n",
+            "  - switch_consumers: { name: g }\n  - switch_consumers: { name: r, offsets: nearest }\n  - switch_consumers: { name: r }\n",
+        ),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[1].switch_consumers.name: consumer `g` reads green already"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[2].switch_consumers.offsets: `nearest`: expected `translated`, `earliest` or `latest`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[3].switch_consumers.name: consumer `r` was switched to green before"),
+        "{err}"
+    );
+    // A switched consumer no longer holds blue: retiring it is fine.
+    let (_dir, path) = broken(
+        BLUE_GREEN,
+        &MIRRORED.replace(
+            "  - stop_load: { name: r }\n",
+            "  - switch_consumers: { name: r }\n",
+        ),
+    );
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -40,6 +40,8 @@ pub struct ConsumerTask {
     pub errors: Arc<Mutex<Vec<ConsumerError>>>,
     pub stop: watch::Receiver<bool>,
     pub epoch: Instant,
+    /// `auto.offset.reset`: where a member without a committed offset starts.
+    pub reset: &'static str,
     /// Avro consumers: how values are read and judged.
     pub avro: Option<super::avro::AvroReader>,
     /// A version of a routed service: where its records came from in the original topic.
@@ -60,7 +62,7 @@ impl ConsumerTask {
         let mut config = client::config(&self.bootstrap, &self.auth);
         config
             .set("group.id", &self.spec.group)
-            .set("auto.offset.reset", "earliest")
+            .set("auto.offset.reset", self.reset)
             .set(
                 "enable.auto.commit",
                 (self.spec.commit == Commit::Auto).to_string(),

@@ -24,7 +24,7 @@ use crate::checks::routing::{Promotion, RoutingReport, RoutingTable, ServiceVers
 use crate::probes::lag::LagSampler;
 use crate::probes::registry::Registration;
 use crate::runtime::stack::RunningStack;
-use crate::scenario::{Cluster, ConsumerSpec, ProducerSpec, Scenario, SchemaFile};
+use crate::scenario::{Cluster, ConsumerSpec, ProducerSpec, Scenario, SchemaFile, SwitchOffsets};
 use avro::{AvroReadStats, AvroReader, AvroWriter, CurrentSchema, Registrations};
 use consumer::{ConsumerCounters, ConsumerError, ConsumerTask, ServiceRouting};
 use producer::{Counters, ProducerStats, ProducerTask};
@@ -56,6 +56,8 @@ struct ConsumerSlot {
     /// The topic whose producers' records this consumer judges: its own, or for a version of the
     /// routed service, the router's original topic.
     origin_topic: String,
+    /// Where a member starts without a committed offset (`latest` only for a planted defect).
+    reset: &'static str,
 }
 
 struct RouterSlot {
@@ -197,6 +199,7 @@ impl LoadSet {
                 let slot = ConsumerSlot {
                     routing,
                     origin_topic,
+                    reset: "earliest",
                     spec: c.clone(),
                     ledger,
                     counters: Arc::default(),
@@ -356,6 +359,7 @@ impl LoadSet {
             errors: slot.errors.clone(),
             stop: rx,
             epoch: self.epoch,
+            reset: slot.reset,
             avro: match (&slot.spec.avro, &slot.avro, &self.registry) {
                 (Some(spec), Some(stats), Some(registry)) => Some(AvroReader::new(
                     registry.clone(),
@@ -583,6 +587,164 @@ impl LoadSet {
                 }
             }
         }
+    }
+
+    /// Blue/green: consumer `name`'s member leaves blue (committing), then a member of its group
+    /// starts on green — once green has the group's offsets as MirrorMaker translated them, or,
+    /// for the planted defects, at once from where `auto.offset.reset` says.
+    pub async fn switch_consumer(
+        &mut self,
+        name: &str,
+        offsets: SwitchOffsets,
+        timeout: Duration,
+    ) -> Result<(String, Vec<String>), (String, Vec<String>)> {
+        let Some(green) = self.green_bootstrap.clone() else {
+            return Err(("the stack has no green cluster".into(), vec![]));
+        };
+        let Some(spec) = self.consumers.get(name).map(|s| s.spec.clone()) else {
+            return Err((format!("no consumer named {name}"), vec![]));
+        };
+        self.stop(name).await.map_err(|e| (e, vec![]))?;
+        // The lag sampler follows the group to green.
+        if let Some((tx, task)) = self.consumers.get_mut(name).and_then(|s| s.sampler.take()) {
+            let _ = tx.send(true);
+            let _ = task.await;
+        }
+        let read = |bootstrap: String| {
+            crate::client::offsets(
+                bootstrap,
+                self.admin.clone(),
+                spec.topic.clone(),
+                Some(spec.group.clone()),
+            )
+        };
+        let blue = read(self.bootstrap.clone()).await.map_err(|e| {
+            (
+                format!("reading group {}'s offsets on blue: {e}", spec.group),
+                vec![],
+            )
+        })?;
+        let t0 = Instant::now();
+        let shown = |o: Option<i64>| o.map_or_else(|| "none".to_owned(), |o| o.to_string());
+        let mut evidence = Vec::new();
+        if offsets == SwitchOffsets::Translated {
+            // MirrorMaker (up to 3.9) syncs only groups green describes as Empty; a 4.x green
+            // answers "group not found" for a group it never saw, so the group is created there,
+            // empty, at offset 0 (MirrorMaker only ever moves offsets forward).
+            let green_now = read(green.clone()).await.map_err(|e| (e, vec![]))?;
+            if green_now.iter().all(|x| x.2.is_none()) {
+                crate::client::commit_offsets(
+                    green.clone(),
+                    self.admin.clone(),
+                    spec.group.clone(),
+                    spec.topic.clone(),
+                    green_now.iter().map(|x| (x.0, 0)).collect(),
+                )
+                .await
+                .map_err(|e| {
+                    (
+                        format!("creating group {} on green: {e}", spec.group),
+                        vec![],
+                    )
+                })?;
+                evidence.push(format!(
+                    "group {} created on green, empty, at offset 0, for MirrorMaker to sync",
+                    spec.group
+                ));
+            }
+        }
+        let lines: Vec<String> = if offsets == SwitchOffsets::Translated {
+            // A translation lands at the last offset sync at or before the committed offset, so
+            // it may be a little behind (the records in between are read again, never lost):
+            // wait until green has an offset for every partition blue committed and MirrorMaker
+            // has left them alone for STABLE polls.
+            const STABLE: u32 = 6;
+            let mut last: Option<Vec<Option<i64>>> = None;
+            let mut stable = 0;
+            loop {
+                let (translated, pending): (Vec<Option<i64>>, Vec<String>) =
+                    match read(green.clone()).await {
+                        Ok(g) => {
+                            let t: Vec<Option<i64>> = blue
+                                .iter()
+                                .map(|&(p, _, _)| g.iter().find(|x| x.0 == p).and_then(|x| x.2))
+                                .collect();
+                            let pending = blue
+                                .iter()
+                                .zip(&t)
+                                .filter(|((_, _, at), there)| {
+                                    at.is_some_and(|a| a > 0) && there.is_none_or(|t| t == 0)
+                                })
+                                .map(|((p, _, at), _)| {
+                                    format!("p{p}: {} on blue, none yet on green", shown(*at))
+                                })
+                                .collect();
+                            (t, pending)
+                        }
+                        Err(e) => (Vec::new(), vec![e]),
+                    };
+                if pending.is_empty() && last.as_ref() == Some(&translated) {
+                    stable += 1;
+                } else {
+                    stable = 0;
+                }
+                if pending.is_empty() && stable >= STABLE {
+                    break blue
+                        .iter()
+                        .zip(&translated)
+                        .map(|(&(p, _, at), there)| {
+                            let behind = at.zip(*there).map_or(0, |(a, t)| a - t);
+                            format!(
+                                "p{p}: committed {} on blue, translated to {} on green ({behind} record(s) to read again)",
+                                shown(at),
+                                shown(*there)
+                            )
+                        })
+                        .collect();
+                }
+                last = Some(translated);
+                if t0.elapsed() >= timeout {
+                    return Err((
+                        format!(
+                            "green did not get group {}'s translated offsets within {}s",
+                            spec.group,
+                            timeout.as_secs()
+                        ),
+                        [evidence.clone(), pending].concat(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        } else {
+            blue.iter()
+                .map(|&(p, _, at)| {
+                    format!(
+                        "p{p}: committed {} on blue; on green from the {} offset (not translated)",
+                        shown(at),
+                        offsets.name()
+                    )
+                })
+                .collect()
+        };
+        if let Some(slot) = self.consumers.get_mut(name) {
+            slot.spec.cluster = Cluster::Green;
+            slot.reset = if offsets == SwitchOffsets::Latest {
+                "latest"
+            } else {
+                "earliest"
+            };
+        }
+        evidence.extend(lines);
+        self.start(name).map_err(|e| (e, evidence.clone()))?;
+        Ok((
+            format!(
+                "consumer {name} (group {}) reads green, {} offsets, {:.1}s after it left blue",
+                spec.group,
+                offsets.name(),
+                t0.elapsed().as_secs_f64()
+            ),
+            evidence,
+        ))
     }
 
     pub async fn restart_consumer(&mut self, name: &str) -> Result<String, String> {

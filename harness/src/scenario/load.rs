@@ -658,6 +658,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         )
         .collect();
     let mut retired: Option<usize> = None;
+    // Blue consumers moved to green by a `switch_consumers`.
+    let mut switched: BTreeSet<String> = BTreeSet::new();
     let node_ref = |c: &mut Checker,
                     topology: &super::migration::Topology,
                     path: KeyPath,
@@ -1003,7 +1005,11 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 let dp = sp.key("drain_cluster");
                 blue_green_step(&mut c, &dp, &stack, &d.cluster, retired);
                 let mut groups: Vec<(String, String)> = Vec::new();
-                for k in load.consumers.iter().filter(|k| k.cluster == Cluster::Blue) {
+                for k in load
+                    .consumers
+                    .iter()
+                    .filter(|k| k.cluster == Cluster::Blue && !switched.contains(&k.name))
+                {
                     let pair = (k.group.clone(), k.topic.clone());
                     if !groups.contains(&pair) {
                         groups.push(pair);
@@ -1016,6 +1022,44 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         &dp.key("timeout"),
                         d.timeout.as_deref(),
                         Duration::from_secs(120),
+                    ),
+                }
+            }
+            StepKind::SwitchConsumers(w) => {
+                let wp = sp.key("switch_consumers");
+                blue_green_step(&mut c, &wp, &stack, "blue", retired);
+                load_ref(&mut c, wp.key("name"), &w.name, false, true);
+                match load.consumers.iter().find(|k| k.name == w.name) {
+                    Some(k) if k.cluster == Cluster::Green => c.error(
+                        &wp.key("name"),
+                        format!("consumer `{}` reads green already", w.name),
+                    ),
+                    Some(_) if !switched.insert(w.name.clone()) => c.error(
+                        &wp.key("name"),
+                        format!("consumer `{}` was switched to green before", w.name),
+                    ),
+                    _ => {}
+                }
+                using_blue.remove(&w.name);
+                let offsets = match w.offsets.as_deref() {
+                    None | Some("translated") => SwitchOffsets::Translated,
+                    Some("earliest") => SwitchOffsets::Earliest,
+                    Some("latest") => SwitchOffsets::Latest,
+                    Some(other) => {
+                        c.error(
+                            &wp.key("offsets"),
+                            format!("`{other}`: expected `translated`, `earliest` or `latest`"),
+                        );
+                        SwitchOffsets::Translated
+                    }
+                };
+                Step::SwitchConsumer {
+                    name: w.name,
+                    offsets,
+                    timeout: c.duration(
+                        &wp.key("timeout"),
+                        w.timeout.as_deref(),
+                        Duration::from_secs(60),
                     ),
                 }
             }
@@ -1063,7 +1107,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     true,
                     true,
                 );
-                if on_blue(&l.name) {
+                if on_blue(&l.name) && !switched.contains(&l.name) {
                     using_blue.insert(l.name.clone());
                 }
                 Step::StartLoad(l.name)

@@ -152,6 +152,49 @@ impl Cluster {
     }
 }
 
+/// Where a consumer moved to green starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchOffsets {
+    /// The group's offsets as MirrorMaker translated them.
+    Translated,
+    /// No translation: from the beginning (everything read again).
+    Earliest,
+    /// No translation: from the end (what was not yet read is skipped).
+    Latest,
+}
+
+impl SwitchOffsets {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Translated => "translated",
+            Self::Earliest => "earliest",
+            Self::Latest => "latest",
+        }
+    }
+}
+
+impl Scenario {
+    /// Consumer groups MirrorMaker must not translate: those a `switch_consumers` moves without
+    /// translation (the planted defect needs green to have no offsets for them).
+    pub fn untranslated_groups(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::SwitchConsumer { name, offsets, .. }
+                    if *offsets != SwitchOffsets::Translated =>
+                {
+                    self.load
+                        .consumers
+                        .iter()
+                        .find(|c| c.name == *name)
+                        .map(|c| c.group.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// The host prefix of the green cluster's nodes.
 pub const GREEN_PREFIX: &str = "green-";
 
@@ -935,6 +978,12 @@ pub enum Step {
     },
     /// Blue/green: MirrorMaker and blue's nodes stop.
     RetireBlue,
+    /// Blue/green: consumer `name` moves to green.
+    SwitchConsumer {
+        name: String,
+        offsets: SwitchOffsets,
+        timeout: Duration,
+    },
     /// Canary routing: pause, drain both versions, change the threshold, resume.
     SetThreshold {
         threshold: f64,
@@ -1001,6 +1050,12 @@ impl Step {
                 "drain blue (green holds every record, blue's groups have read everything)".into()
             }
             Self::RetireBlue => "retire blue (MirrorMaker and blue's nodes stop)".into(),
+            Self::SwitchConsumer { name, offsets, .. } => {
+                format!(
+                    "switch consumer {name} to green ({} offsets)",
+                    offsets.name()
+                )
+            }
             Self::MigrateToKraft {
                 phase, controllers, ..
             } => format!(

@@ -686,6 +686,10 @@ pub struct StepSerde {
     /// everything) and every consumer group on blue has read everything.
     #[serde(default)]
     pub drain_cluster: Option<ClusterStepSerde>,
+    /// Blue/green: a consumer's member leaves blue (committing), and a member of the same group
+    /// starts on green from the offsets MirrorMaker translated.
+    #[serde(default)]
+    pub switch_consumers: Option<SwitchConsumersSerde>,
     /// Blue/green: stop MirrorMaker and every node of blue. No producer or consumer may still use
     /// blue.
     #[serde(default)]
@@ -789,6 +793,22 @@ pub struct RollingUpgradeSerde {
     pub node_timeout: Option<String>,
 }
 
+/// `switch_consumers`: move a consumer of `load.consumers` from blue to green.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchConsumersSerde {
+    /// A consumer reading blue.
+    pub name: String,
+    /// `translated` (default): start from the group's offsets as MirrorMaker translated them (the
+    /// step waits until green has them). The planted defects: `earliest` or `latest`, the group
+    /// left out of MirrorMaker's translation, so the member starts where `auto.offset.reset` says.
+    #[serde(default)]
+    pub offsets: Option<String>,
+    /// How long MirrorMaker may take to translate, e.g. "60s" (default).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
 /// A step on a blue/green stack's cluster.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -837,6 +857,7 @@ pub enum StepKind {
     BumpMetadataVersion(BumpMetadataSerde),
     MigrateToKraft(super::migration::MigrateToKraftSerde),
     DrainCluster(ClusterStepSerde),
+    SwitchConsumers(SwitchConsumersSerde),
     Retire(ClusterStepSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
@@ -870,6 +891,7 @@ impl StepSerde {
                 .map(StepKind::BumpMetadataVersion),
             self.migrate_to_kraft.map(StepKind::MigrateToKraft),
             self.drain_cluster.map(StepKind::DrainCluster),
+            self.switch_consumers.map(StepKind::SwitchConsumers),
             self.retire.map(StepKind::Retire),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),

@@ -323,6 +323,11 @@ async fn run_one(
             ))
         }
         Step::RetireBlue => plain(running.retire_blue(progress).await),
+        Step::SwitchConsumer {
+            name,
+            offsets,
+            timeout,
+        } => load.switch_consumer(name, *offsets, *timeout).await,
         Step::Kill(node) => {
             let name = running.run.container(*node);
             docker

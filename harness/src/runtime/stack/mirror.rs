@@ -48,7 +48,9 @@ impl RunningStack {
         .await?;
         super::create_topics(&green, topics, progress).await?;
         let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
-        let image = green_stack.kafka.image.clone();
+        // Blue's release: a 4.x MirrorMaker lists consumer groups by type, which a 3.x blue
+        // refuses (ListGroups v5), and then translates none.
+        let image = self.stack.kafka.image.clone();
         let flavor = image.flavor();
         let name = self.mirror_maker_container();
         let container = ContainerSpec {
@@ -66,7 +68,7 @@ impl RunningStack {
         };
         progress.say(format!(
             "starting MirrorMaker 2 {} (blue -> green: {}; groups {})",
-            green_stack.kafka.version,
+            self.stack.kafka.version,
             names.join(", "),
             if groups.is_empty() {
                 "none".to_owned()
