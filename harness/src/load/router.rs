@@ -330,6 +330,10 @@ impl Router {
                     if let Some(p) = m.payload() {
                         record = record.payload(p);
                     }
+                    // A queue that never drains (a producer stuck after a broker's restart) must
+                    // not hold the router forever: past the transaction timeout this instance
+                    // fails, its transaction is aborted, and a new one takes over.
+                    let full_since = Instant::now();
                     loop {
                         match producer.send(record) {
                             Ok(()) => break,
@@ -337,6 +341,15 @@ impl Router {
                                 KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                                 r,
                             )) => {
+                                if matches!(shared.desired(), Desired::Kill) {
+                                    return Exit::Killed;
+                                }
+                                if full_since.elapsed() >= TXN_TIMEOUT {
+                                    return Exit::Failed(format!(
+                                        "router send: the producer's queue stayed full for {} s",
+                                        TXN_TIMEOUT.as_secs()
+                                    ));
+                                }
                                 record = r;
                                 producer.poll(Duration::from_millis(10));
                             }
