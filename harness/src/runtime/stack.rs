@@ -1173,21 +1173,35 @@ async fn wait_until<F, Fut>(
     run: &Run,
     node: NodeId,
     timeout: Duration,
+    probe: F,
+) -> Result<(), StartError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    wait_for_container(run, &run.container(node), &node.to_string(), timeout, probe).await
+}
+
+/// `wait_until` for any container of the run: `label` names it in errors.
+async fn wait_for_container<F, Fut>(
+    run: &Run,
+    name: &str,
+    label: &str,
+    timeout: Duration,
     mut probe: F,
 ) -> Result<(), StartError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let name = run.container(node);
     let deadline = Instant::now() + timeout;
     let mut reason = "no answer yet".to_owned();
     while Instant::now() < deadline {
-        if let Some(code) = run.docker.exit_code(&name).await? {
+        if let Some(code) = run.docker.exit_code(name).await? {
             return Err(StartError::Exited {
-                node: node.to_string(),
+                node: label.to_owned(),
                 code,
-                log: run.docker.log_tail(&name, LOG_TAIL_LINES).await,
+                log: run.docker.log_tail(name, LOG_TAIL_LINES).await,
             });
         }
         match probe().await {
@@ -1197,10 +1211,10 @@ where
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(StartError::NotReady {
-        node: node.to_string(),
+        node: label.to_owned(),
         secs: timeout.as_secs(),
         reason,
-        log: run.docker.log_tail(&name, LOG_TAIL_LINES).await,
+        log: run.docker.log_tail(name, LOG_TAIL_LINES).await,
     })
 }
 

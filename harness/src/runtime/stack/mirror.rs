@@ -211,26 +211,12 @@ async fn wait_until_logged(
     needle: &str,
     timeout: Duration,
 ) -> Result<(), StartError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(code) = run.docker.exit_code(name).await? {
-            return Err(StartError::Exited {
-                node: MIRROR_MAKER.into(),
-                code,
-                log: run.docker.log_tail(name, 40).await,
-            });
-        }
+    super::wait_for_container(run, name, MIRROR_MAKER, timeout, || async {
         if run.docker.log_tail(name, 2000).await.contains(needle) {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(format!("its log does not say `{needle}` yet"))
         }
-        if Instant::now() >= deadline {
-            return Err(StartError::NotReady {
-                node: MIRROR_MAKER.into(),
-                secs: timeout.as_secs(),
-                reason: format!("its log does not say `{needle}` yet"),
-                log: run.docker.log_tail(name, 40).await,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await
 }
