@@ -425,6 +425,7 @@ impl Bench<'_> {
         let task = ProducerTask {
             spec,
             bootstrap: self.running.bootstrap_servers(),
+            endpoint: None,
             auth: self.running.auth(PRINCIPAL),
             run_id: self.running.run.id.clone(),
             ledgers: vec![ledger.clone()],

@@ -341,6 +341,7 @@ async fn ours(running: &RunningStack, records: u64, id: u32) -> Result<Sample, S
     let task = ProducerTask {
         spec,
         bootstrap: running.bootstrap_servers(),
+        endpoint: None,
         auth: running.auth(PRINCIPAL),
         run_id: running.run.id.clone(),
         ledgers: vec![ledger.clone()],

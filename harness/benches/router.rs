@@ -225,6 +225,7 @@ async fn fill(running: &RunningStack, records: u64) -> Result<(), String> {
     let task = ProducerTask {
         spec,
         bootstrap: running.bootstrap_servers(),
+        endpoint: None,
         auth: running.auth(USER),
         run_id: running.run.id.clone(),
         ledgers: vec![Arc::new(Mutex::new(Ledger::new()))],

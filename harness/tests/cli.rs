@@ -925,4 +925,40 @@ fn a_blue_green_stack_and_its_steps_are_validated() {
     );
     let o = harness(&["validate", path.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // Producers: before the topic's blue consumers, not a producer, twice, a zero TTL.
+    let err = refused(
+        BLUE_GREEN,
+        &MIRRORED.replace(
+            "  - wait_load: { name: w }\n  - stop_load: { name: r }\n",
+            "  - switch_producers: { name: w }\n  - switch_consumers: { name: r }\n  - switch_producers: { name: r }\n  - switch_producers: { name: w, ttl: 0s }\n  - switch_producers: { name: w }\n",
+        ),
+        "validate",
+    );
+    assert!(
+        err.contains("steps[0].switch_producers.name: consumer(s) r still read `t1` on blue at this step: what `w` writes to green never reaches blue"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[2].switch_producers.name: no producer named `r` under `load`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[3].switch_producers.ttl: a TTL of 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[4].switch_producers.name: producer `w` was switched to green before"),
+        "{err}"
+    );
+    // Consumers first, then the producer: nothing holds blue when it retires.
+    let (_dir, path) = broken(
+        BLUE_GREEN,
+        &MIRRORED.replace(
+            "  - wait_load: { name: w }\n  - stop_load: { name: r }\n",
+            "  - switch_consumers: { name: r }\n  - switch_producers: { name: w, ttl: 2s }\n",
+        ),
+    );
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

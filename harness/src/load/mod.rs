@@ -7,6 +7,7 @@ pub mod producer;
 pub mod record;
 pub mod router;
 mod routing;
+pub mod switch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -37,6 +38,8 @@ struct ProducerSlot {
     stats: Option<ProducerStats>,
     /// Avro producers: the schema they write with now.
     avro: Option<CurrentSchema>,
+    /// The alias its bootstrap servers are resolved through (blue/green stacks re-point it).
+    endpoint: watch::Sender<switch::Endpoint>,
 }
 
 struct ConsumerSlot {
@@ -105,6 +108,9 @@ pub struct LoadResults {
     /// Canary routing, when the scenario has a router.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing: Option<RoutingReport>,
+    /// Blue/green: what each switch of a client did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<switch::SwitchReport>,
 }
 
 impl LoadResults {
@@ -139,6 +145,9 @@ pub struct LoadSet {
     registrations: Registrations,
     router: Option<RouterSlot>,
     routing: Arc<Mutex<RoutingTable>>,
+    /// Blue/green switches so far; for a consumer's, its ledger's redeliveries per partition at
+    /// the switch (what it reads again after the switch is the difference at the end).
+    switches: Vec<(switch::SwitchReport, BTreeMap<i32, u64>)>,
 }
 
 impl std::fmt::Debug for LoadSet {
@@ -231,6 +240,11 @@ impl LoadSet {
                     task: None,
                     stats: None,
                     avro: p.avro.as_ref().map(|_| Arc::new(watch::channel(None).0)),
+                    endpoint: watch::channel(switch::Endpoint::blue(
+                        running.bootstrap_servers(),
+                        scenario.endpoint_ttl(&p.name),
+                    ))
+                    .0,
                 };
                 (p.name.clone(), slot)
             })
@@ -261,6 +275,7 @@ impl LoadSet {
                 promotion: None,
             }),
             routing: Arc::default(),
+            switches: Vec::new(),
         }
     }
 
@@ -313,7 +328,11 @@ impl LoadSet {
             let (tx, rx) = watch::channel(false);
             let task = ProducerTask {
                 spec: slot.spec.clone(),
-                bootstrap: self.bootstrap.clone(),
+                bootstrap: slot.endpoint.borrow().bootstrap.clone(),
+                endpoint: self
+                    .green_bootstrap
+                    .is_some()
+                    .then(|| slot.endpoint.subscribe()),
                 auth: self.running_auth[&slot.spec.user].clone(),
                 run_id: self.run_id.clone(),
                 ledgers,
@@ -653,7 +672,9 @@ impl LoadSet {
                 ));
             }
         }
-        let lines: Vec<String> = if offsets == SwitchOffsets::Translated {
+        let (lines, resumed): (Vec<String>, Vec<Option<i64>>) = if offsets
+            == SwitchOffsets::Translated
+        {
             // A translation lands at the last offset sync at or before the committed offset, so
             // it may be a little behind (the records in between are read again, never lost):
             // wait until green has an offset for every partition blue committed and MirrorMaker
@@ -689,7 +710,7 @@ impl LoadSet {
                     stable = 0;
                 }
                 if pending.is_empty() && stable >= STABLE {
-                    break blue
+                    let lines = blue
                         .iter()
                         .zip(&translated)
                         .map(|(&(p, _, at), there)| {
@@ -701,6 +722,7 @@ impl LoadSet {
                             )
                         })
                         .collect();
+                    break (lines, translated);
                 }
                 last = Some(translated);
                 if t0.elapsed() >= timeout {
@@ -716,7 +738,11 @@ impl LoadSet {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         } else {
-            blue.iter()
+            // Where auto.offset.reset puts the member: the log's start (green's topic is filled
+            // from offset 0 by MirrorMaker) or its end as of now.
+            let ends = read(green.clone()).await.unwrap_or_default();
+            let lines = blue
+                .iter()
                 .map(|&(p, _, at)| {
                     format!(
                         "p{p}: committed {} on blue; on green from the {} offset (not translated)",
@@ -724,8 +750,47 @@ impl LoadSet {
                         offsets.name()
                     )
                 })
-                .collect()
+                .collect();
+            let resumed = blue
+                .iter()
+                .map(|&(p, _, _)| match offsets {
+                    SwitchOffsets::Latest => ends.iter().find(|e| e.0 == p).map(|e| e.1),
+                    _ => Some(0),
+                })
+                .collect();
+            (lines, resumed)
         };
+        let at_s = self.epoch.elapsed().as_secs_f64();
+        let partitions = blue
+            .iter()
+            .zip(&resumed)
+            .map(|(&(partition, _, committed), &resumed_at)| {
+                let moved = committed.zip(resumed_at).map_or(0, |(c, r)| r - c);
+                switch::SwitchPartition {
+                    partition,
+                    committed,
+                    resumed_at,
+                    rewound: (-moved).max(0),
+                    skipped: moved.max(0),
+                    ..switch::SwitchPartition::default()
+                }
+            })
+            .collect();
+        let before = self.redelivered(name);
+        self.switches.push((
+            switch::SwitchReport {
+                kind: switch::SwitchKind::Consumer,
+                load: name.to_owned(),
+                topic: spec.topic.clone(),
+                at_s,
+                to: Cluster::Green.name().to_owned(),
+                group: Some(spec.group.clone()),
+                offsets: Some(offsets.name().to_owned()),
+                partitions,
+                producer: None,
+            },
+            before,
+        ));
         if let Some(slot) = self.consumers.get_mut(name) {
             slot.spec.cluster = Cluster::Green;
             slot.reset = if offsets == SwitchOffsets::Latest {
@@ -745,6 +810,126 @@ impl LoadSet {
             ),
             evidence,
         ))
+    }
+
+    /// A consumer's redeliveries so far, per partition.
+    fn redelivered(&self, name: &str) -> BTreeMap<i32, u64> {
+        self.consumers
+            .get(name)
+            .and_then(|c| c.ledger.lock().ok().map(|l| l.verdict(self.semantics)))
+            .map(|v| {
+                v.partitions
+                    .iter()
+                    .map(|p| (p.partition, p.redelivered))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Blue/green: re-points producer `name`'s endpoint alias to green and waits until the
+    /// producer noticed (when its cached answer expired), let blue acknowledge what it had sent,
+    /// and had its first record acknowledged by green.
+    pub async fn switch_producer(
+        &mut self,
+        name: &str,
+        ttl: Duration,
+        wait_for_mirror: bool,
+        timeout: Duration,
+    ) -> Result<(String, Vec<String>), (String, Vec<String>)> {
+        let Some(green) = self.green_bootstrap.clone() else {
+            return Err(("the stack has no green cluster".into(), vec![]));
+        };
+        let Some(slot) = self.producers.get(name) else {
+            return Err((format!("no producer named {name}"), vec![]));
+        };
+        let done_before = slot.counters.switches.lock().map_or(0, |s| s.len());
+        let at_s = self.epoch.elapsed().as_secs_f64();
+        slot.endpoint.send_replace(switch::Endpoint {
+            cluster: Cluster::Green,
+            bootstrap: green,
+            ttl,
+            repointed_at_s: Some(at_s),
+            wait_for_mirror,
+        });
+        if slot.task.is_none() {
+            return Ok((
+                format!("producer {name} is not running: it will write to green when it starts"),
+                vec![],
+            ));
+        }
+        let (counters, topic) = (slot.counters.clone(), slot.spec.topic.clone());
+        let deadline = Instant::now() + timeout;
+        let sw = loop {
+            let latest = counters
+                .switches
+                .lock()
+                .ok()
+                .and_then(|s| s.get(done_before).cloned());
+            if let Some(sw) = latest {
+                break sw;
+            }
+            if counters.done.load(Ordering::SeqCst) {
+                return Err((
+                    format!("producer {name} finished before it switched to green"),
+                    vec![],
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err((
+                    format!(
+                        "producer {name} had no record acknowledged by green within {}s of the alias's re-pointing (TTL {})",
+                        timeout.as_secs(),
+                        crate::scenario::format_duration(ttl)
+                    ),
+                    vec![],
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let rel = |t: f64| format!("+{:.2}s", t - sw.repointed_at_s);
+        let mut evidence = vec![
+            format!(
+                "alias re-pointed at {:.2}s; the producer's cached answer expired at {} (TTL {})",
+                sw.repointed_at_s,
+                rel(sw.noticed_at_s),
+                crate::scenario::format_duration(ttl)
+            ),
+            match sw.last_old_ack_at_s {
+                Some(t) => format!("last acknowledgement from blue at {}", rel(t)),
+                None => "no acknowledgement from blue before the switch".to_owned(),
+            },
+        ];
+        if let Some(t) = sw.mirrored_at_s {
+            evidence.push(format!(
+                "MirrorMaker had copied every record blue acknowledged at {}",
+                rel(t)
+            ));
+        }
+        evidence.push(format!(
+            "first acknowledgement from green at {}; {} record(s) came due meanwhile and went late, {} send(s) failed",
+            rel(sw.first_new_ack_at_s),
+            sw.held,
+            sw.failed
+        ));
+        let msg = format!(
+            "producer {name} writes to green: {} ms without an acknowledgement",
+            sw.unavailable_ms
+        );
+        self.switches.push((
+            switch::SwitchReport {
+                kind: switch::SwitchKind::Producer,
+                load: name.to_owned(),
+                topic,
+                at_s,
+                to: Cluster::Green.name().to_owned(),
+                group: None,
+                offsets: None,
+                partitions: Vec::new(),
+                producer: Some(sw),
+            },
+            BTreeMap::new(),
+        ));
+        Ok((msg, evidence))
     }
 
     pub async fn restart_consumer(&mut self, name: &str) -> Result<String, String> {
@@ -794,6 +979,41 @@ impl LoadSet {
         parts.join(" | ")
     }
 
+    /// The switches with what each consumer read again after its switch (up to its next one, or
+    /// the end) and what it never read.
+    fn switch_reports(&self) -> Vec<switch::SwitchReport> {
+        let mut out = Vec::new();
+        for (i, (report, before)) in self.switches.iter().enumerate() {
+            let mut report = report.clone();
+            if report.kind == switch::SwitchKind::Consumer {
+                let next = self.switches[i + 1..]
+                    .iter()
+                    .find(|(r, _)| r.kind == report.kind && r.load == report.load)
+                    .map(|(_, b)| b.clone());
+                let Some(v) = self
+                    .consumers
+                    .get(&report.load)
+                    .and_then(|c| c.ledger.lock().ok().map(|l| l.verdict(self.semantics)))
+                else {
+                    continue;
+                };
+                for part in &mut report.partitions {
+                    let now = v.partitions.iter().find(|x| x.partition == part.partition);
+                    let until = next
+                        .as_ref()
+                        .and_then(|n| n.get(&part.partition).copied())
+                        .or_else(|| now.map(|x| x.redelivered))
+                        .unwrap_or(0);
+                    let from = before.get(&part.partition).copied().unwrap_or(0);
+                    part.reread = until.saturating_sub(from);
+                    part.lost = now.map_or(0, |x| x.lost);
+                }
+            }
+            out.push(report);
+        }
+        out
+    }
+
     pub fn is_active(&self) -> bool {
         self.producers.values().any(|p| p.task.is_some())
             || self.consumers.values().any(|c| c.task.is_some())
@@ -823,6 +1043,7 @@ impl LoadSet {
                 r.router.spec.name, r.router.spec.legacy, r.router.spec.canary
             )
         });
+        let switches = self.switch_reports();
         let mut consumers = Vec::new();
         for slot in self.consumers.into_values() {
             if let Some((stop, task)) = slot.sampler {
@@ -855,6 +1076,7 @@ impl LoadSet {
         }
         LoadResults {
             routing,
+            switches,
             registrations: self
                 .registrations
                 .lock()

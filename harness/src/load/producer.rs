@@ -15,12 +15,16 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::record;
+use super::switch::{self, Endpoint, ProducerSwitch};
 use crate::checks::integrity::{Ledger, RecordId};
 use crate::client::{self, Auth};
 use crate::scenario::{Amount, ProducerSpec};
 
 /// Records sent, or acknowledgements taken in, per turn of the loop before it looks at the other.
 const MAX_BATCH: u32 = 1024;
+
+/// How long a switching producer waits for MirrorMaker to copy what the old cluster acknowledged.
+const MIRROR_WAIT: Duration = Duration::from_secs(60);
 
 /// The nice value of a load producer's librdkafka threads (see [`create_yielding`]).
 const LOAD_CLIENT_NICE: i32 = 10;
@@ -59,6 +63,8 @@ pub struct Counters {
     pub acked: AtomicU64,
     pub failed: AtomicU64,
     pub done: std::sync::atomic::AtomicBool,
+    /// Blue/green: each switch to another cluster, once the new one acknowledged a record.
+    pub switches: Mutex<Vec<ProducerSwitch>>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -102,6 +108,9 @@ pub struct ProducerStats {
     pub acked_per_s: Vec<u32>,
     /// Sends failed in each second of the run.
     pub failed_per_s: Vec<u32>,
+    /// Blue/green: the producer's moves to another cluster.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<ProducerSwitch>,
 }
 
 /// Counts one event in its second of the run.
@@ -121,6 +130,9 @@ fn per_second(counts: &mut Vec<u32>, since_epoch: Duration) {
 pub struct ProducerTask {
     pub spec: ProducerSpec,
     pub bootstrap: String,
+    /// Blue/green: the alias the bootstrap servers are resolved through (`bootstrap` is then its
+    /// answer at the start). `None`: `bootstrap`, for the whole run.
+    pub endpoint: Option<watch::Receiver<Endpoint>>,
     pub auth: Auth,
     pub run_id: String,
     pub ledgers: Vec<Arc<Mutex<Ledger>>>,
@@ -194,6 +206,25 @@ pub fn intended_offset(i: u64, rate: f64, ramp: f64) -> f64 {
 }
 
 impl ProducerTask {
+    /// A client of `bootstrap` with the spec's delivery settings.
+    fn connect(&self, bootstrap: &str) -> rdkafka::error::KafkaResult<FutureProducer> {
+        let spec = &self.spec;
+        let mut config = client::config(bootstrap, &self.auth);
+        config
+            .set("acks", spec.acks)
+            .set("enable.idempotence", spec.idempotence.to_string())
+            .set("compression.type", spec.compression)
+            .set(
+                "delivery.timeout.ms",
+                spec.delivery_timeout.as_millis().to_string(),
+            )
+            .set("linger.ms", "5");
+        if let Some(p) = spec.partitioner {
+            config.set("partitioner", p);
+        }
+        create_yielding(config)
+    }
+
     pub async fn run(mut self) -> ProducerStats {
         let spec = self.spec.clone();
         let started_at_s = self.epoch.elapsed().as_secs_f64();
@@ -214,21 +245,9 @@ impl ProducerTask {
             errors: Vec::new(),
             acked_per_s: Vec::new(),
             failed_per_s: Vec::new(),
+            switches: Vec::new(),
         };
-        let mut config = client::config(&self.bootstrap, &self.auth);
-        config
-            .set("acks", spec.acks)
-            .set("enable.idempotence", spec.idempotence.to_string())
-            .set("compression.type", spec.compression)
-            .set(
-                "delivery.timeout.ms",
-                spec.delivery_timeout.as_millis().to_string(),
-            )
-            .set("linger.ms", "5");
-        if let Some(p) = spec.partitioner {
-            config.set("partitioner", p);
-        }
-        let producer: FutureProducer = match create_yielding(config) {
+        let mut producer: FutureProducer = match self.connect(&self.bootstrap.clone()) {
             Ok(p) => p,
             Err(e) => {
                 self.note_error(&mut stats, format!("cannot create the producer: {e}"));
@@ -274,7 +293,63 @@ impl ProducerTask {
         let mut seq: u64 = 0;
         let mut sending = true;
         let mut backoff = false;
-        while sending || !inflight.is_empty() {
+        // Blue/green: the alias's answer this producer uses, when it expires next, and the switch
+        // under way (sending paused until the old client's records are all acknowledged).
+        let mut resolved = self.endpoint.as_ref().map(|e| e.borrow().clone());
+        let mut expires = resolved
+            .as_ref()
+            .map_or(start, |e| start + e.ttl.max(Duration::from_millis(100)));
+        // With the sequence of the first record held back by the switch.
+        let mut switching: Option<(ProducerSwitch, Endpoint, u64)> = None;
+        let mut awaiting_first: Option<(ProducerSwitch, u64)> = None;
+        let mut last_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut last_ack_at: Option<Instant> = None;
+        while sending || !inflight.is_empty() || switching.is_some() {
+            if switching.is_some() && inflight.is_empty() {
+                // The old client has an outcome for every record: move to the new cluster.
+                if let Some((mut sw, to, held_from)) = switching.take().filter(|_| sending) {
+                    sw.last_old_ack_at_s =
+                        last_ack_at.map(|t| t.duration_since(self.epoch).as_secs_f64());
+                    if to.wait_for_mirror && !last_offsets.is_empty() {
+                        let acked: Vec<(i32, i64)> =
+                            last_offsets.iter().map(|(p, o)| (*p, *o)).collect();
+                        if let Err(missing) = switch::wait_mirrored(
+                            &to.bootstrap,
+                            &self.auth,
+                            &spec.topic,
+                            &acked,
+                            MIRROR_WAIT,
+                        )
+                        .await
+                        {
+                            self.note_error(&mut stats, format!("switching to {}: MirrorMaker had not copied every record acknowledged on {} within {}s ({missing}); writing to {} anyway", to.cluster.name(), sw.from, MIRROR_WAIT.as_secs(), to.cluster.name()));
+                        }
+                        sw.mirrored_at_s = Some(self.epoch.elapsed().as_secs_f64());
+                    }
+                    match self.connect(&to.bootstrap) {
+                        Ok(p) => producer = p,
+                        Err(e) => {
+                            self.note_error(
+                                &mut stats,
+                                format!(
+                                    "cannot create the producer for {}: {e}",
+                                    to.cluster.name()
+                                ),
+                            );
+                            sending = false;
+                        }
+                    }
+                    last_offsets.clear();
+                    awaiting_first = Some((sw, held_from));
+                    resolved = Some(to);
+                }
+                continue;
+            }
+            let next_at = schedule.peek();
+            if sending && (seq >= limit_records || next_at > limit_time || *self.stop.borrow()) {
+                sending = false;
+                continue;
+            }
             let next_at = schedule.peek();
             if sending && (seq >= limit_records || next_at > limit_time || *self.stop.borrow()) {
                 sending = false;
@@ -306,6 +381,26 @@ impl ProducerTask {
                             let longest = stats.longest_gap_ms.entry(d.partition).or_default();
                             *longest = (*longest).max(gap);
                             last_ack.insert(d.partition, now);
+                            last_ack_at = Some(now);
+                            last_offsets.insert(d.partition, d.offset);
+                            if let Some((mut sw, held_from)) = awaiting_first.take() {
+                                sw.first_new_ack_at_s = now.duration_since(self.epoch).as_secs_f64();
+                                // Every record due between the notice and this acknowledgement
+                                // waited for the switch: those sent since and those still due.
+                                let mut due = schedule.clone();
+                                let mut due_now = seq;
+                                while due_now < limit_records && start + Duration::from_secs_f64(due.peek()) <= now {
+                                    due_now += 1;
+                                    due.advance();
+                                }
+                                sw.held = due_now.saturating_sub(held_from);
+                                let last_old = sw.last_old_ack_at_s.unwrap_or(sw.noticed_at_s);
+                                sw.unavailable_ms = ((sw.first_new_ack_at_s - last_old).max(0.0) * 1000.0).round() as u64;
+                                if let Ok(mut s) = self.counters.switches.lock() {
+                                    s.push(sw.clone());
+                                }
+                                stats.switches.push(sw);
+                            }
                             latencies_us.push(u32::try_from(now.duration_since(intended).as_micros()).unwrap_or(u32::MAX));
                             for l in &self.ledgers {
                                 if let Ok(mut l) = l.lock() {
@@ -313,14 +408,39 @@ impl ProducerTask {
                                 }
                             }
                         }
-                        Ok(Err((e, _))) => self.failed(&mut stats, id, e.to_string()),
+                        Ok(Err((e, _))) => {
+                            if let Some((sw, _, _)) = switching.as_mut() {
+                                sw.failed += 1;
+                            }
+                            self.failed(&mut stats, id, e.to_string());
+                        }
                         Err(_) => self.failed(&mut stats, id, "delivery report lost".to_owned()),
                     }
                         drained += 1;
                         next = if drained < MAX_BATCH { inflight.next().now_or_never().flatten() } else { None };
                     }
                 }
-                () = tokio::time::sleep_until(due.into()), if sending => {
+                () = tokio::time::sleep_until(expires.into()), if sending && switching.is_none() && resolved.is_some() => {
+                    // The cached answer expired: resolve the alias again.
+                    let now = Instant::now();
+                    let answer = self.endpoint.as_ref().map(|e| e.borrow().clone());
+                    if let (Some(answer), Some(current)) = (answer, resolved.as_ref()) {
+                        expires = now + answer.ttl.max(Duration::from_millis(100));
+                        if answer.cluster != current.cluster {
+                            let sw = ProducerSwitch {
+                                from: current.cluster.name().to_owned(),
+                                to: answer.cluster.name().to_owned(),
+                                repointed_at_s: answer.repointed_at_s.unwrap_or_default(),
+                                noticed_at_s: now.duration_since(self.epoch).as_secs_f64(),
+                                ..ProducerSwitch::default()
+                            };
+                            // As the seed system's switching producer does: no new sends, every
+                            // record of the old client acknowledged (or failed), then a new client.
+                            switching = Some((sw, answer, seq));
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(due.into()), if sending && switching.is_none() => {
                     // Everything due by now goes out at once, so a slow loop catches up to the schedule.
                     let now = Instant::now();
                     backoff = false;

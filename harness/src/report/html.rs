@@ -199,6 +199,23 @@ pub fn render(r: &Report) -> String {
         ));
     }
 
+    if !r.switches.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h2>Switches</h2>\n<p>{}</p>\n<table><tr>{}</tr>",
+            esc(super::switches::INTRO),
+            super::switches::HEADER
+                .iter()
+                .map(|h| format!("<th>{}</th>", esc(h)))
+                .collect::<String>()
+        );
+        for row in super::switches::rows(&r.switches) {
+            let cells: String = row.iter().map(|c| format!("<td>{}</td>", esc(c))).collect();
+            let _ = writeln!(o, "<tr>{cells}</tr>");
+        }
+        o.push_str("</table>\n");
+    }
+
     o.push_str("<h2>Checks</h2>\n<table><tr><th>check</th><th>result</th><th>evidence</th></tr>\n");
     for c in &r.checks {
         let class = if c.as_declared() { "ok" } else { "bad" };

@@ -139,6 +139,20 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if !r.switches.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Switches\n\n{}\n\n| {} |\n|{}",
+            super::switches::INTRO,
+            super::switches::HEADER.join(" | "),
+            "---|".repeat(super::switches::HEADER.len())
+        );
+        for row in super::switches::rows(&r.switches) {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(o, "| {} |", cells.join(" | "));
+        }
+        o.push('\n');
+    }
     let _ = writeln!(
         o,
         "## Steps\n\n| # | step | result | at | took | detail |\n|---|---|---|---|---|---|"

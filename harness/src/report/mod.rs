@@ -8,6 +8,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 mod routing;
+mod switches;
 
 use std::path::Path;
 
@@ -84,6 +85,9 @@ pub struct Report {
     /// Blue/green: green's lag behind blue per replicated partition, sampled once a second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirror_lag: Option<crate::probes::mirror_lag::MirrorLag>,
+    /// Blue/green: what each switch of a client did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<crate::load::switch::SwitchReport>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -179,6 +183,7 @@ impl Report {
         self.producers = results.producers;
         self.consumers = results.consumers;
         self.routing = routing;
+        self.switches = results.switches;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -381,6 +386,7 @@ mod tests {
                 errors: Vec::new(),
                 acked_per_s: vec![0, 40, 60],
                 failed_per_s: vec![0, 0, 2],
+                switches: Vec::new(),
             }],
             consumers: vec![ConsumerResult {
                 name: "r".into(),
@@ -443,12 +449,67 @@ mod tests {
             routing: None,
             under_replicated: Vec::new(),
             mirror_lag: None,
+            switches: Vec::new(),
         }
     }
 
     #[test]
     fn markdown_summary() {
         insta::assert_snapshot!(markdown::render(&report()));
+    }
+
+    #[test]
+    fn switch_table() {
+        use crate::load::switch::{ProducerSwitch, SwitchKind, SwitchPartition, SwitchReport};
+        let mut r = report();
+        r.switches = vec![
+            SwitchReport {
+                kind: SwitchKind::Consumer,
+                load: "orders-reader".into(),
+                topic: "orders".into(),
+                at_s: 12.3,
+                to: "green".into(),
+                group: Some("orders-app".into()),
+                offsets: Some("translated".into()),
+                partitions: vec![SwitchPartition {
+                    partition: 0,
+                    committed: Some(1_500),
+                    resumed_at: Some(1_420),
+                    rewound: 80,
+                    skipped: 0,
+                    reread: 80,
+                    lost: 0,
+                }],
+                producer: None,
+            },
+            SwitchReport {
+                kind: SwitchKind::Producer,
+                load: "orders-writer".into(),
+                topic: "orders".into(),
+                at_s: 20.0,
+                to: "green".into(),
+                group: None,
+                offsets: None,
+                partitions: Vec::new(),
+                producer: Some(ProducerSwitch {
+                    from: "blue".into(),
+                    to: "green".into(),
+                    repointed_at_s: 20.0,
+                    noticed_at_s: 23.5,
+                    last_old_ack_at_s: Some(23.6),
+                    mirrored_at_s: Some(24.1),
+                    first_new_ack_at_s: 24.4,
+                    unavailable_ms: 800,
+                    held: 450,
+                    failed: 0,
+                }),
+            },
+        ];
+        let md = markdown::render(&r);
+        let table = &md
+            [md.find("## Switches").expect("a switch table")..md.find("## Steps").expect("steps")];
+        insta::assert_snapshot!(table);
+        assert!(html::render(&r).contains("<td>800 ms</td>"));
     }
 
     #[test]

@@ -660,6 +660,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
     let mut retired: Option<usize> = None;
     // Blue consumers moved to green by a `switch_consumers`.
     let mut switched: BTreeSet<String> = BTreeSet::new();
+    // Blue producers moved to green by a `switch_producers`.
+    let mut switched_producers: BTreeSet<String> = BTreeSet::new();
     let node_ref = |c: &mut Checker,
                     topology: &super::migration::Topology,
                     path: KeyPath,
@@ -1063,6 +1065,57 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     ),
                 }
             }
+            StepKind::SwitchProducers(w) => {
+                let wp = sp.key("switch_producers");
+                blue_green_step(&mut c, &wp, &stack, "blue", retired);
+                load_ref(&mut c, wp.key("name"), &w.name, true, false);
+                if let Some(p) = load.producers.iter().find(|p| p.name == w.name) {
+                    if !switched_producers.insert(w.name.clone()) {
+                        c.error(
+                            &wp.key("name"),
+                            format!("producer `{}` was switched to green before", w.name),
+                        );
+                    }
+                    // MirrorMaker copies blue to green only: what the producer writes to green
+                    // from now on never reaches a consumer still reading blue.
+                    let left: Vec<&str> = load
+                        .consumers
+                        .iter()
+                        .filter(|k| {
+                            k.topic == p.topic
+                                && k.cluster == Cluster::Blue
+                                && !switched.contains(&k.name)
+                        })
+                        .map(|k| k.name.as_str())
+                        .collect();
+                    if !left.is_empty() {
+                        c.error(
+                            &wp.key("name"),
+                            format!(
+                                "consumer(s) {} still read `{}` on blue at this step: what `{}` writes to green never reaches blue (MirrorMaker copies blue to green only); switch them first (`switch_consumers`)",
+                                left.join(", "),
+                                p.topic,
+                                w.name
+                            ),
+                        );
+                    }
+                }
+                using_blue.remove(&w.name);
+                let ttl = c.duration(&wp.key("ttl"), w.ttl.as_deref(), Duration::from_secs(5));
+                if ttl.is_zero() {
+                    c.error(&wp.key("ttl"), "a TTL of 0 would make the producer resolve the alias without pause; give at least 100ms");
+                }
+                Step::SwitchProducer {
+                    name: w.name,
+                    ttl,
+                    wait_for_mirror: w.wait_for_mirror.unwrap_or(true),
+                    timeout: c.duration(
+                        &wp.key("timeout"),
+                        w.timeout.as_deref(),
+                        Duration::from_secs(60),
+                    ),
+                }
+            }
             StepKind::Retire(r) => {
                 let rp = sp.key("retire");
                 blue_green_step(&mut c, &rp, &stack, &r.cluster, retired);
@@ -1107,7 +1160,10 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     true,
                     true,
                 );
-                if on_blue(&l.name) && !switched.contains(&l.name) {
+                if on_blue(&l.name)
+                    && !switched.contains(&l.name)
+                    && !switched_producers.contains(&l.name)
+                {
                     using_blue.insert(l.name.clone());
                 }
                 Step::StartLoad(l.name)

@@ -174,6 +174,18 @@ impl SwitchOffsets {
 }
 
 impl Scenario {
+    /// The DNS TTL of producer `name`'s endpoint alias: the one its `switch_producers` declares
+    /// (it resolves the alias on that cadence from its start), 5 s when nothing switches it.
+    pub fn endpoint_ttl(&self, name: &str) -> Duration {
+        self.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::SwitchProducer { name: n, ttl, .. } if n == name => Some(*ttl),
+                _ => None,
+            })
+            .unwrap_or(Duration::from_secs(5))
+    }
+
     /// Consumer groups MirrorMaker must not translate: those a `switch_consumers` moves without
     /// translation (the planted defect needs green to have no offsets for them).
     pub fn untranslated_groups(&self) -> Vec<String> {
@@ -984,6 +996,13 @@ pub enum Step {
         offsets: SwitchOffsets,
         timeout: Duration,
     },
+    /// Blue/green: producer `name`'s endpoint alias points to green from now on.
+    SwitchProducer {
+        name: String,
+        ttl: Duration,
+        wait_for_mirror: bool,
+        timeout: Duration,
+    },
     /// Canary routing: pause, drain both versions, change the threshold, resume.
     SetThreshold {
         threshold: f64,
@@ -1054,6 +1073,12 @@ impl Step {
                 format!(
                     "switch consumer {name} to green ({} offsets)",
                     offsets.name()
+                )
+            }
+            Self::SwitchProducer { name, ttl, .. } => {
+                format!(
+                    "switch producer {name} to green (alias TTL {})",
+                    super::duration::format_duration(*ttl)
                 )
             }
             Self::MigrateToKraft {

@@ -690,6 +690,11 @@ pub struct StepSerde {
     /// starts on green from the offsets MirrorMaker translated.
     #[serde(default)]
     pub switch_consumers: Option<SwitchConsumersSerde>,
+    /// Blue/green: re-point the endpoint alias a producer resolves its bootstrap servers through to
+    /// green; when its cached answer expires it stops sending, waits for blue to acknowledge (or
+    /// fail) what it sent, re-creates its client on green and goes on.
+    #[serde(default)]
+    pub switch_producers: Option<SwitchProducersSerde>,
     /// Blue/green: stop MirrorMaker and every node of blue. No producer or consumer may still use
     /// blue.
     #[serde(default)]
@@ -809,6 +814,28 @@ pub struct SwitchConsumersSerde {
     pub timeout: Option<String>,
 }
 
+/// `switch_producers`: move a producer of `load.producers` from blue to green.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchProducersSerde {
+    /// A producer writing to blue.
+    pub name: String,
+    /// The alias's DNS TTL, e.g. "5s" (default): the producer resolves the alias at its start and
+    /// each time its cached answer expires, so it notices the switch up to this long after it.
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// `true` (default): before its first record to green, the producer waits until MirrorMaker
+    /// has copied everything blue acknowledged, so each key's records stay in order on green.
+    /// `false` writes at once; records of blue still in MirrorMaker's way may land after newer
+    /// ones (the ordering check tells).
+    #[serde(default)]
+    pub wait_for_mirror: Option<bool>,
+    /// How long the switch may take from the re-pointing to green's first acknowledgement,
+    /// e.g. "60s" (default).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
 /// A step on a blue/green stack's cluster.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -858,6 +885,7 @@ pub enum StepKind {
     MigrateToKraft(super::migration::MigrateToKraftSerde),
     DrainCluster(ClusterStepSerde),
     SwitchConsumers(SwitchConsumersSerde),
+    SwitchProducers(SwitchProducersSerde),
     Retire(ClusterStepSerde),
     Kill(NodeSerde),
     Start(RestartSerde),
@@ -892,6 +920,7 @@ impl StepSerde {
             self.migrate_to_kraft.map(StepKind::MigrateToKraft),
             self.drain_cluster.map(StepKind::DrainCluster),
             self.switch_consumers.map(StepKind::SwitchConsumers),
+            self.switch_producers.map(StepKind::SwitchProducers),
             self.retire.map(StepKind::Retire),
             self.kill.map(StepKind::Kill),
             self.start.map(StepKind::Start),

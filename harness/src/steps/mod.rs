@@ -328,6 +328,15 @@ async fn run_one(
             offsets,
             timeout,
         } => load.switch_consumer(name, *offsets, *timeout).await,
+        Step::SwitchProducer {
+            name,
+            ttl,
+            wait_for_mirror,
+            timeout,
+        } => {
+            load.switch_producer(name, *ttl, *wait_for_mirror, *timeout)
+                .await
+        }
         Step::Kill(node) => {
             let name = running.run.container(*node);
             docker
