@@ -546,6 +546,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         under_replicated: Vec::new(),
         mirror_lag: None,
         switches: Vec::new(),
+        postgres_writers: Vec::new(),
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);

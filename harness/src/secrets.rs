@@ -37,6 +37,8 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Credentials {
     passwords: BTreeMap<String, Secret>,
+    /// The PostgreSQL superuser's, when the stack has a database (not a Kafka user).
+    postgres: Option<Secret>,
 }
 
 impl Credentials {
@@ -45,7 +47,10 @@ impl Credentials {
             .chain(stack.users.iter().map(|u| u.name.clone()))
             .map(|u| (u, Secret::generate()))
             .collect();
-        Self { passwords }
+        Self {
+            passwords,
+            postgres: stack.postgres.as_ref().map(|_| Secret::generate()),
+        }
     }
 
     #[cfg(test)]
@@ -57,7 +62,13 @@ impl Credentials {
                 (u, s)
             })
             .collect();
-        Self { passwords }
+        Self {
+            passwords,
+            postgres: stack
+                .postgres
+                .as_ref()
+                .map(|_| Secret::fixed("postgres-secret")),
+        }
     }
 
     /// Users in a stable order with their passwords.
@@ -69,11 +80,17 @@ impl Credentials {
         self.passwords.get(user)
     }
 
+    /// The PostgreSQL superuser's password.
+    pub fn postgres(&self) -> Option<&Secret> {
+        self.postgres.as_ref()
+    }
+
     /// `text` with every password of this run replaced by `***`: for anything shown to a person,
     /// such as the log tail of a component that echoed its configuration.
     pub fn redact(&self, text: &str) -> String {
         self.passwords
             .values()
+            .chain(self.postgres.iter())
             .fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod mirror_maker;
+pub mod postgres;
 pub mod registry;
 pub mod zookeeper;
 

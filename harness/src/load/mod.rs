@@ -3,6 +3,7 @@
 
 pub mod avro;
 pub mod consumer;
+pub mod postgres_writer;
 pub mod producer;
 pub mod record;
 pub mod router;
@@ -40,6 +41,15 @@ struct ProducerSlot {
     avro: Option<CurrentSchema>,
     /// The alias its bootstrap servers are resolved through (blue/green stacks re-point it).
     endpoint: watch::Sender<switch::Endpoint>,
+}
+
+struct WriterSlot {
+    spec: crate::scenario::PostgresWriterSpec,
+    counters: Arc<postgres_writer::WriterCounters>,
+    changes: Arc<Mutex<Vec<postgres_writer::Change>>>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<postgres_writer::WriterStats>>,
+    stats: Option<postgres_writer::WriterStats>,
 }
 
 struct ConsumerSlot {
@@ -111,6 +121,9 @@ pub struct LoadResults {
     /// Blue/green: what each switch of a client did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub switches: Vec<switch::SwitchReport>,
+    /// Applications writing to the stack's PostgreSQL.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub postgres_writers: Vec<postgres_writer::WriterStats>,
 }
 
 impl LoadResults {
@@ -141,6 +154,9 @@ pub struct LoadSet {
     epoch: Instant,
     producers: BTreeMap<String, ProducerSlot>,
     consumers: BTreeMap<String, ConsumerSlot>,
+    writers: BTreeMap<String, WriterSlot>,
+    /// The stack's PostgreSQL, for writers.
+    postgres: Option<tokio_postgres::Config>,
     registry: Option<Arc<RegistryClient>>,
     registrations: Registrations,
     router: Option<RouterSlot>,
@@ -259,6 +275,25 @@ impl LoadSet {
             epoch,
             producers,
             consumers,
+            writers: scenario
+                .load
+                .postgres_writers
+                .iter()
+                .map(|w| {
+                    (
+                        w.name.clone(),
+                        WriterSlot {
+                            spec: w.clone(),
+                            counters: Arc::default(),
+                            changes: Arc::default(),
+                            stop: None,
+                            task: None,
+                            stats: None,
+                        },
+                    )
+                })
+                .collect(),
+            postgres: running.postgres_config(),
             registry: running
                 .registry_url()
                 .map(|u| Arc::new(RegistryClient::new(&u))),
@@ -300,6 +335,15 @@ impl LoadSet {
         for name in &producers {
             let _ = self.start(name);
         }
+        let writers: Vec<String> = self
+            .writers
+            .values()
+            .filter(|w| !w.spec.on_step)
+            .map(|w| w.spec.name.clone())
+            .collect();
+        for name in &writers {
+            let _ = self.start(name);
+        }
     }
 
     /// Starts a router instance (on a thread of its own: its transactional calls block).
@@ -311,6 +355,30 @@ impl LoadSet {
     }
 
     pub fn start(&mut self, name: &str) -> Result<String, String> {
+        if let Some(slot) = self.writers.get_mut(name) {
+            if slot.task.is_some() || slot.stats.is_some() {
+                return Err(format!("writer {name} was already started"));
+            }
+            let Some(config) = self.postgres.clone() else {
+                return Err("the stack has no postgres".into());
+            };
+            let (tx, rx) = watch::channel(false);
+            let task = postgres_writer::WriterTask {
+                spec: slot.spec.clone(),
+                config,
+                run_id: self.run_id.clone(),
+                counters: slot.counters.clone(),
+                changes: slot.changes.clone(),
+                stop: rx,
+                epoch: self.epoch,
+            };
+            slot.stop = Some(tx);
+            slot.task = Some(tokio::spawn(task.run()));
+            return Ok(format!(
+                "writer {name} started: {} changes/s to table {}",
+                slot.spec.rate, slot.spec.table
+            ));
+        }
         if let Some(slot) = self.producers.get_mut(name) {
             if slot.task.is_some() || slot.stats.is_some() {
                 return Err(format!("producer {name} was already started"));
@@ -416,6 +484,13 @@ impl LoadSet {
     }
 
     pub async fn stop(&mut self, name: &str) -> Result<String, String> {
+        if let Some(slot) = self.writers.get_mut(name) {
+            if let (Some(stop), Some(task)) = (slot.stop.take(), slot.task.take()) {
+                let _ = stop.send(true);
+                slot.stats = task.await.ok();
+            }
+            return Ok(format!("writer {name} stopped"));
+        }
         if let Some(slot) = self.producers.get_mut(name) {
             if let (Some(stop), Some(task)) = (slot.stop.take(), slot.task.take()) {
                 let _ = stop.send(true);
@@ -435,6 +510,36 @@ impl LoadSet {
 
     /// Waits until a producer has sent everything and every send has an outcome.
     pub async fn wait_producer(&mut self, name: &str, timeout: Duration) -> Result<String, String> {
+        if let Some(slot) = self.writers.get_mut(name) {
+            let Some(mut task) = slot.task.take() else {
+                return match &slot.stats {
+                    Some(s) => Ok(format!(
+                        "writer {name} had already finished: {} committed",
+                        s.committed
+                    )),
+                    None => Err(format!("writer {name} was never started")),
+                };
+            };
+            return match tokio::time::timeout(timeout, &mut task).await {
+                Ok(stats) => {
+                    slot.stop = None;
+                    let stats = stats.map_err(|e| e.to_string())?;
+                    let msg = format!(
+                        "writer {name} finished: {} committed ({} inserts, {} updates, {} deletes), {} failed, {} unknown",
+                        stats.committed, stats.inserted, stats.updated, stats.deleted, stats.failed, stats.unknown
+                    );
+                    slot.stats = Some(stats);
+                    Ok(msg)
+                }
+                Err(_) => {
+                    slot.task = Some(task);
+                    Err(format!(
+                        "writer {name} still running after {}s",
+                        timeout.as_secs()
+                    ))
+                }
+            };
+        }
         let slot = self
             .producers
             .get_mut(name)
@@ -965,6 +1070,14 @@ impl LoadSet {
                 c.counters.delivered.load(Ordering::Relaxed)
             ));
         }
+        for w in self.writers.values().filter(|w| w.task.is_some()) {
+            parts.push(format!(
+                "{} committed {} failed {}",
+                w.spec.name,
+                w.counters.committed.load(Ordering::Relaxed),
+                w.counters.failed.load(Ordering::Relaxed)
+            ));
+        }
         if let Some(r) = self.router.as_ref().filter(|r| r.task.is_some()) {
             let s = &r.shared;
             parts.push(format!(
@@ -1017,11 +1130,17 @@ impl LoadSet {
     pub fn is_active(&self) -> bool {
         self.producers.values().any(|p| p.task.is_some())
             || self.consumers.values().any(|c| c.task.is_some())
+            || self.writers.values().any(|w| w.task.is_some())
     }
 
     /// Stops everything still running and computes each group's integrity verdict.
     pub async fn finish(mut self) -> LoadResults {
-        let producers: Vec<String> = self.producers.keys().cloned().collect();
+        let producers: Vec<String> = self
+            .producers
+            .keys()
+            .chain(self.writers.keys())
+            .cloned()
+            .collect();
         for n in producers {
             let _ = self.stop(&n).await;
         }
@@ -1077,6 +1196,7 @@ impl LoadSet {
         LoadResults {
             routing,
             switches,
+            postgres_writers: self.writers.into_values().filter_map(|w| w.stats).collect(),
             registrations: self
                 .registrations
                 .lock()

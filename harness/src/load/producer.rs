@@ -539,7 +539,7 @@ impl ProducerTask {
     }
 }
 
-fn latency(us: &mut [u32]) -> Latency {
+pub(crate) fn latency(us: &mut [u32]) -> Latency {
     if us.is_empty() {
         return Latency::default();
     }

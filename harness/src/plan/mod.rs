@@ -90,6 +90,19 @@ impl Plan {
                     let (version, image) = r.unwrap_or((stack.kafka.version, &stack.kafka.image));
                     PlannedNode::new(node, "registry", version, image)
                 }
+                (NodeId::Postgres(_), _) => PlannedNode {
+                    node: node.to_string(),
+                    component: "postgres",
+                    version: stack
+                        .postgres
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.major.to_string()),
+                    image: stack
+                        .postgres
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.image.reference().to_owned()),
+                    source: "built",
+                },
                 (NodeId::Controller(_), _) => {
                     PlannedNode::new(node, "controller", stack.kafka.version, &stack.kafka.image)
                 }

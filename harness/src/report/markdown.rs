@@ -110,6 +110,32 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if !r.postgres_writers.is_empty() {
+        let _ = writeln!(
+            o,
+            "## PostgreSQL writers\n\n| writer | table | committed | inserts | updates | deletes | failed | unknown | reconnects | changes/s | p50 ms | p99 ms | longest gap |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for w in &r.postgres_writers {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {} ms |",
+                w.name,
+                w.table,
+                w.committed,
+                w.inserted,
+                w.updated,
+                w.deleted,
+                w.failed,
+                w.unknown,
+                w.reconnects,
+                w.throughput,
+                w.latency.p50_ms,
+                w.latency.p99_ms,
+                w.longest_gap_ms
+            );
+        }
+        o.push('\n');
+    }
     if let Some(c) = &r.canary {
         o.push_str(&super::canary::markdown(c));
     }

@@ -88,6 +88,9 @@ pub struct Report {
     /// Blue/green: what each switch of a client did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub switches: Vec<crate::load::switch::SwitchReport>,
+    /// Applications writing to the stack's PostgreSQL.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub postgres_writers: Vec<crate::load::postgres_writer::WriterStats>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -154,6 +157,15 @@ impl Report {
                 });
             }
         }
+        for w in &results.postgres_writers {
+            for e in &w.errors {
+                errors.push(TimedErrorLine {
+                    at_s: e.at_s,
+                    source: format!("writer {}", w.name),
+                    error: format!("{} (x{})", creds.redact(&e.error), e.count),
+                });
+            }
+        }
         for c in &results.consumers {
             for e in &c.errors {
                 errors.push(TimedErrorLine {
@@ -184,6 +196,7 @@ impl Report {
         self.consumers = results.consumers;
         self.routing = routing;
         self.switches = results.switches;
+        self.postgres_writers = results.postgres_writers;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -450,6 +463,7 @@ mod tests {
             under_replicated: Vec::new(),
             mirror_lag: None,
             switches: Vec::new(),
+            postgres_writers: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::docker::Docker;
 use crate::progress::Progress;
-use crate::scenario::{Component, ImageRef, Scenario, Stack, Step, Version};
+use crate::scenario::{Component, ImageRef, Scenario, Stack, Step};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -26,14 +26,21 @@ pub fn images_dir() -> PathBuf {
 }
 
 /// (component, version, image) of every image a stack starts with.
-pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
+pub fn needed(stack: &Stack) -> Vec<(&'static str, String, ImageRef)> {
     let mut out = Vec::new();
     if let Some(zk) = &stack.zookeeper {
-        out.push(("zookeeper", zk.version, zk.image.clone()));
+        out.push(("zookeeper", zk.version.to_string(), zk.image.clone()));
     }
-    out.push(("kafka", stack.kafka.version, stack.kafka.image.clone()));
+    out.push((
+        "kafka",
+        stack.kafka.version.to_string(),
+        stack.kafka.image.clone(),
+    ));
     if let Some(r) = &stack.registry {
-        out.push(("registry", r.version, r.image.clone()));
+        out.push(("registry", r.version.to_string(), r.image.clone()));
+    }
+    if let Some(p) = &stack.postgres {
+        out.push(("postgres", p.major.to_string(), p.image.clone()));
     }
     // Green's brokers and MirrorMaker run green's release.
     if let Some(g) = stack
@@ -41,13 +48,13 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, Version, ImageRef)> {
         .as_ref()
         .filter(|g| g.kafka.image != stack.kafka.image)
     {
-        out.push(("kafka", g.kafka.version, g.kafka.image.clone()));
+        out.push(("kafka", g.kafka.version.to_string(), g.kafka.image.clone()));
     }
     out
 }
 
 /// The stack's images plus those its rolling upgrades move to, so nothing is built mid-run.
-pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, Version, ImageRef)> {
+pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, String, ImageRef)> {
     let stack = &scenario.stack;
     let mut out = needed(stack);
     for step in &scenario.steps {
@@ -59,7 +66,7 @@ pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, Version, ImageRef)> 
             };
             let image = base.for_version(*component, *to);
             if !out.iter().any(|(_, _, i)| *i == image) {
-                out.push((component.image_name(), *to, image));
+                out.push((component.image_name(), to.to_string(), image));
             }
         }
     }
@@ -77,12 +84,12 @@ pub async fn ensure(
 
 pub async fn ensure_all(
     docker: &Docker,
-    images: Vec<(&'static str, Version, ImageRef)>,
+    images: Vec<(&'static str, String, ImageRef)>,
     progress: &Progress,
     force: bool,
 ) -> Result<(), ImageError> {
     for (component, version, image) in &images {
-        let (component, version) = (*component, *version);
+        let (component, version) = (*component, version.as_str());
         let reference = image.reference().to_owned();
         let present = match image {
             // Built images must also come from the current recipe (build.sh labels them).
@@ -113,10 +120,10 @@ pub async fn ensure_all(
 
 /// Whether the harness's own image of `component` at `version` exists and was built from the
 /// recipe in this checkout (`build.sh --check`).
-async fn is_current(component: &str, version: Version) -> bool {
+async fn is_current(component: &str, version: &str) -> bool {
     tokio::process::Command::new("bash")
         .arg(images_dir().join("build.sh"))
-        .args(["--check", component, &version.to_string()])
+        .args(["--check", component, version])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -126,7 +133,7 @@ async fn is_current(component: &str, version: Version) -> bool {
 
 async fn build(
     component: &str,
-    version: Version,
+    version: &str,
     reference: &str,
     progress: &Progress,
     force: bool,
@@ -142,7 +149,7 @@ async fn build(
     }
     let mut child = cmd
         .arg(component)
-        .arg(version.to_string())
+        .arg(version)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -65,6 +65,8 @@ pub enum StartError {
     },
     #[error("creating topics: {0}")]
     Topics(String),
+    #[error("PostgreSQL: {what} failed: {error}")]
+    Postgres { what: String, error: String },
 }
 
 /// One run's identity on the Docker engine.
@@ -162,6 +164,8 @@ pub struct RunningStack {
     pub kafka_ports: BTreeMap<u8, u16>,
     /// The schema registry's published API port, when the stack has one.
     pub registry_port: Option<u16>,
+    /// PostgreSQL's published port, when the stack has one.
+    pub postgres_port: Option<u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
     /// KRaft: the cluster id every node's storage was formatted with.
@@ -344,6 +348,7 @@ impl RunningStack {
                 let url = self.registry_url().unwrap_or_default();
                 wait_registry(&self.run, &crate::avro::RegistryClient::new(&url), timeout).await
             }
+            NodeId::Postgres(_) => self.wait_postgres(timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -511,6 +516,16 @@ impl RunningStack {
                 image,
                 &self.creds,
             ),
+            NodeId::Postgres(_) => postgres::container(
+                &self.run,
+                &self.stack,
+                self.postgres_port.unwrap_or(0),
+                &self.creds,
+            )
+            .ok_or_else(|| StartError::Postgres {
+                what: "re-creating postgres-1".into(),
+                error: "the stack has no postgres".into(),
+            })?,
         };
         let since = unix_s();
         create_and_start(&self.run, &spec).await?;
@@ -673,6 +688,7 @@ impl RunningStack {
                     .await
                     .map_err(|e| e.to_string())
             }
+            NodeId::Postgres(_) => self.postgres_version().await,
         }
     }
 
@@ -719,6 +735,7 @@ impl RunningStack {
 
 mod migration;
 mod mirror;
+pub mod postgres;
 
 /// Starts the whole stack; its images must be present (`images::ensure`). On error the caller
 /// still owns the run and must tear it down.
@@ -739,7 +756,8 @@ pub async fn start(
     let mut ports = free_ports(
         usize::from(zk_nodes)
             + usize::from(stack.kafka.brokers)
-            + usize::from(stack.registry.is_some()),
+            + usize::from(stack.registry.is_some())
+            + usize::from(stack.postgres.is_some()),
     )
     .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
@@ -749,6 +767,12 @@ pub async fn start(
         .map(|n| (n, ports.next().unwrap_or(0)))
         .collect();
     let registry_port = stack.registry.as_ref().map(|_| ports.next().unwrap_or(0));
+    let postgres_port = stack.postgres.as_ref().map(|_| ports.next().unwrap_or(0));
+    // PostgreSQL needs nothing of Kafka: it starts first and is waited for after the brokers.
+    if let Some(spec) = postgres::container(run, stack, postgres_port.unwrap_or(0), &creds) {
+        progress.say("starting PostgreSQL");
+        create_and_start(run, &spec).await?;
+    }
     let cluster_id = kafka::new_cluster_id();
 
     if let Some(zk) = &stack.zookeeper {
@@ -861,6 +885,7 @@ pub async fn start(
         zookeeper_ports,
         kafka_ports,
         registry_port,
+        postgres_port,
         overridden,
         cluster_id,
         nodes: Mutex::new(nodes),
@@ -884,6 +909,7 @@ pub async fn start(
     if let Some(spec) = &stack.registry {
         start_registry(&running, spec, progress).await?;
     }
+    running.start_postgres(progress).await?;
     Ok(running)
 }
 

@@ -224,6 +224,81 @@ fn registry_spec(c: &mut Checker, path: &KeyPath, raw: RegistrySerde) -> Registr
     }
 }
 
+/// The PostgreSQL majors the harness builds: those Debian bookworm packages.
+const POSTGRES_MAJORS: [u32; 1] = [15];
+
+fn postgres_spec(
+    c: &mut Checker,
+    path: &KeyPath,
+    raw: PostgresSerde,
+    base_dir: &Path,
+) -> PostgresSpec {
+    let major = match raw.version.as_deref().unwrap_or("15").parse::<u32>() {
+        Ok(m) if POSTGRES_MAJORS.contains(&m) => m,
+        Ok(m) => {
+            c.error(
+                &path.key("version"),
+                format!("PostgreSQL {m} is not packaged here: the harness builds its image from Debian bookworm's packages, which have {}", POSTGRES_MAJORS.map(|m| m.to_string()).join(", ")),
+            );
+            15
+        }
+        Err(_) => {
+            c.error(
+                &path.key("version"),
+                format!(
+                    "`{}`: expected a major release, e.g. \"15\"",
+                    raw.version.as_deref().unwrap_or_default()
+                ),
+            );
+            15
+        }
+    };
+    let config = raw.postgresql_conf.map(|f| {
+        let file = base_dir.join(&f);
+        if !file.is_file() {
+            c.error(
+                &path.key("postgresql_conf"),
+                format!("no file {}", file.display()),
+            );
+        }
+        file
+    });
+    if raw.tables.is_empty() {
+        c.error(&path.key("tables"), "at least one table is needed");
+    }
+    let mut seen = BTreeSet::new();
+    for (i, t) in raw.tables.iter().enumerate() {
+        let valid = t.len() <= 48
+            && t.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
+            && t.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        if !valid {
+            c.error(
+                &path.key("tables").index(i),
+                format!("`{t}`: a table name here is lower-case letters, digits and `_`, starting with a letter (it names a Kafka topic too)"),
+            );
+        } else if !seen.insert(t.as_str()) {
+            c.error(
+                &path.key("tables").index(i),
+                format!("table `{t}` is declared twice"),
+            );
+        }
+    }
+    PostgresSpec {
+        major,
+        image: ImageRef::Built {
+            tag: format!("kafka-harness/postgres:{major}"),
+        },
+        config,
+        tables: raw.tables,
+        start_timeout: c.duration(
+            &path.key("start_timeout"),
+            raw.start_timeout.as_deref(),
+            Duration::from_secs(60),
+        ),
+    }
+}
+
 fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     super::kind::top_level(source, Some(Kind::Stack))?;
     let raw: StackSerde = source.parse()?;
@@ -350,6 +425,10 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         }
     });
 
+    let postgres = raw
+        .postgres
+        .map(|p| postgres_spec(&mut c, &root.key("postgres"), p, base_dir));
+
     c.finish(Stack {
         name: raw.name,
         description: raw.description,
@@ -357,6 +436,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         zookeeper,
         kafka,
         registry,
+        postgres,
         users,
         green,
         prefix: "",
@@ -600,7 +680,13 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
         super::router::routed_readers(&mut c, r, &load.consumers);
     }
     let mut router_steps = super::router::RouterSteps::default();
-    let producer_names: Vec<&str> = load.producers.iter().map(|p| p.name.as_str()).collect();
+    // Postgres writers start, stop and finish like producers.
+    let producer_names: Vec<&str> = load
+        .producers
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(load.postgres_writers.iter().map(|w| w.name.as_str()))
+        .collect();
     let load_avro: BTreeMap<&str, &str> = load
         .producers
         .iter()
@@ -886,6 +972,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         let (range, what) = registry_releases(confluent);
                         c.version(&up.key("to"), &u.to, range, what)
                     }
+                    // Never named above: Debian packages one PostgreSQL release.
+                    Component::Postgres => continue,
                 };
                 if matches!(component, Component::Kafka | Component::Controller) {
                     topology.refuse_roll(&mut c, &up);
@@ -908,7 +996,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                             controllers_at = to;
                         }
                     }
-                    Component::ZooKeeper | Component::Registry => {}
+                    Component::ZooKeeper | Component::Registry | Component::Postgres => {}
                 }
                 if let Some(pin) = &u.pin_protocol {
                     let ok = pin.split('.').count() >= 2
@@ -1069,6 +1157,12 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                 let wp = sp.key("switch_producers");
                 blue_green_step(&mut c, &wp, &stack, "blue", retired);
                 load_ref(&mut c, wp.key("name"), &w.name, true, false);
+                if load.postgres_writers.iter().any(|p| p.name == w.name) {
+                    c.error(
+                        &wp.key("name"),
+                        format!("`{}` writes to PostgreSQL, not to a Kafka cluster", w.name),
+                    );
+                }
                 if let Some(p) = load.producers.iter().find(|p| p.name == w.name) {
                     if !switched_producers.insert(w.name.clone()) {
                         c.error(
@@ -1716,9 +1810,88 @@ fn load_section(
             on_step: matches!(k.start, StartSerde::OnStep),
         });
     }
+    let postgres_writers = raw
+        .postgres_writers
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let wp = root.key("postgres_writers").index(i);
+            if !names.insert(w.name.clone()) {
+                c.error(
+                    &wp.key("name"),
+                    format!("`{}` names two loads; load names must be unique", w.name),
+                );
+            }
+            match schemas.stack.postgres.as_ref() {
+                None => c.error(
+                    &wp.key("table"),
+                    format!(
+                        "stack `{}` has no `postgres:` section to write to",
+                        schemas.stack.name
+                    ),
+                ),
+                Some(pg) if !pg.tables.contains(&w.table) => {
+                    let hint = did_you_mean(&w.table, pg.tables.iter().map(String::as_str))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    c.error(
+                        &wp.key("table"),
+                        format!(
+                            "unknown table `{}`: the stack's postgres declares {}{hint}",
+                            w.table,
+                            pg.tables.join(", ")
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+            let rate = w.rate.unwrap_or(10);
+            if rate == 0 {
+                c.error(&wp.key("rate"), "a rate of 0 changes/s writes nothing");
+            }
+            let amount = match (w.duration.as_deref(), w.changes) {
+                (Some(d), None) => {
+                    Amount::For(c.duration(&wp.key("duration"), Some(d), Duration::from_secs(1)))
+                }
+                (None, Some(n)) => Amount::Records(n),
+                _ => {
+                    c.error(&wp, "a writer needs exactly one of `duration` and `changes`");
+                    Amount::Records(0)
+                }
+            };
+            let mut share = |key: &str, v: Option<f64>, default: f64| {
+                let v = v.unwrap_or(default);
+                if !(0.0..=1.0).contains(&v) {
+                    c.error(&wp.key(key), format!("{v} is not a share between 0 and 1"));
+                }
+                v.clamp(0.0, 1.0)
+            };
+            let updates = share("updates", w.updates, 0.2);
+            let deletes = share("deletes", w.deletes, 0.0);
+            if updates + deletes >= 1.0 {
+                c.error(
+                    &wp.key("updates"),
+                    format!("updates ({updates}) and deletes ({deletes}) leave no inserts: their sum must be below 1"),
+                );
+            }
+            PostgresWriterSpec {
+                name: w.name,
+                // After the producers' ids: a row's (producer, seq) is unique in the run.
+                id: u32::try_from(producers.len() + i).unwrap_or(u32::MAX),
+                table: w.table,
+                rate,
+                amount,
+                updates,
+                deletes,
+                payload_size: w.payload_size.unwrap_or(100).clamp(16, 1 << 20),
+                on_step: matches!(w.start, StartSerde::OnStep),
+            }
+        })
+        .collect();
     Load {
         producers,
         consumers,
+        postgres_writers,
     }
 }
 

@@ -114,12 +114,32 @@ pub struct Stack {
     pub registry: Option<RegistrySpec>,
     /// Service users, and the registry's own user when it keeps its data in Kafka.
     pub users: Vec<User>,
+    /// The application database, when the stack has one.
+    pub postgres: Option<PostgresSpec>,
     /// Blue/green: the second cluster and MirrorMaker 2.
     pub green: Option<GreenSpec>,
     /// Prefixed to every node's host and container name: empty for the stack's own cluster,
     /// `green-` for a blue/green stack's second one.
     pub prefix: &'static str,
 }
+
+/// PostgreSQL from Debian's packages.
+#[derive(Debug, Clone)]
+pub struct PostgresSpec {
+    /// The major release (the image tag): 15 on Debian bookworm.
+    pub major: u32,
+    pub image: ImageRef,
+    /// Production's postgresql.conf settings, included after the harness's own.
+    pub config: Option<PathBuf>,
+    /// Tables of database `app` (see `components::postgres::table_ddl`).
+    pub tables: Vec<String>,
+    pub start_timeout: Duration,
+}
+
+/// The database of a stack's PostgreSQL.
+pub const POSTGRES_DB: &str = "app";
+/// The role the harness connects as (the superuser initdb creates).
+pub const POSTGRES_USER: &str = "postgres";
 
 /// A blue/green stack's second cluster.
 #[derive(Debug, Clone)]
@@ -227,6 +247,7 @@ impl Stack {
             zookeeper: None,
             kafka: green.kafka.clone(),
             registry: None,
+            postgres: None,
             users: self.users.clone(),
             green: None,
             prefix: GREEN_PREFIX,
@@ -241,6 +262,7 @@ impl Stack {
             .chain((1..=self.kafka.dedicated_controllers()).map(NodeId::Controller))
             .chain((1..=self.kafka.brokers).map(NodeId::Kafka))
             .chain(self.registry.iter().map(|_| NodeId::Registry(1)))
+            .chain(self.postgres.iter().map(|_| NodeId::Postgres(1)))
             .collect()
     }
 }
@@ -574,6 +596,24 @@ pub use crate::checks::integrity::Semantics;
 pub struct Load {
     pub producers: Vec<ProducerSpec>,
     pub consumers: Vec<ConsumerSpec>,
+    pub postgres_writers: Vec<PostgresWriterSpec>,
+}
+
+/// An application writing rows to the stack's PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresWriterSpec {
+    pub name: String,
+    /// Carried in every row (column `producer`); unique among the scenario's producers and writers.
+    pub id: u32,
+    pub table: String,
+    /// Changes per second.
+    pub rate: u32,
+    pub amount: Amount,
+    /// Shares of changes that update / delete a row written before.
+    pub updates: f64,
+    pub deletes: f64,
+    pub payload_size: u32,
+    pub on_step: bool,
 }
 
 /// How much a producer sends.
@@ -829,6 +869,7 @@ pub enum Component {
     Controller,
     Kafka,
     Registry,
+    Postgres,
 }
 
 impl Component {
@@ -838,6 +879,7 @@ impl Component {
             Self::Controller => "controller",
             Self::Kafka => "kafka",
             Self::Registry => "registry",
+            Self::Postgres => "postgres",
         }
     }
 
@@ -847,6 +889,7 @@ impl Component {
             Self::ZooKeeper => "zookeeper",
             Self::Controller | Self::Kafka => "kafka",
             Self::Registry => "registry",
+            Self::Postgres => "postgres",
         }
     }
 }
@@ -861,6 +904,8 @@ pub enum NodeId {
     Kafka(u8),
     /// The schema registry (there is one: `registry-1`).
     Registry(u8),
+    /// The application database (there is one: `postgres-1`).
+    Postgres(u8),
 }
 
 impl fmt::Display for NodeId {
@@ -870,6 +915,7 @@ impl fmt::Display for NodeId {
             Self::Controller(n) => write!(f, "controller-{n}"),
             Self::Kafka(n) => write!(f, "kafka-{n}"),
             Self::Registry(n) => write!(f, "registry-{n}"),
+            Self::Postgres(n) => write!(f, "postgres-{n}"),
         }
     }
 }
@@ -881,13 +927,16 @@ impl NodeId {
             Self::Controller(_) => Component::Controller,
             Self::Kafka(_) => Component::Kafka,
             Self::Registry(_) => Component::Registry,
+            Self::Postgres(_) => Component::Postgres,
         }
     }
 
     /// `node.id` / `broker.id` of a Kafka process.
     pub fn kafka_id(self) -> u32 {
         match self {
-            Self::ZooKeeper(n) | Self::Kafka(n) | Self::Registry(n) => u32::from(n),
+            Self::ZooKeeper(n) | Self::Kafka(n) | Self::Registry(n) | Self::Postgres(n) => {
+                u32::from(n)
+            }
             Self::Controller(n) => CONTROLLER_ID_BASE + u32::from(n),
         }
     }
@@ -903,6 +952,7 @@ impl FromStr for NodeId {
             "controller" => Ok(Self::Controller(n)),
             "kafka" => Ok(Self::Kafka(n)),
             "registry" => Ok(Self::Registry(n)),
+            "postgres" => Ok(Self::Postgres(n)),
             _ => Err(()),
         }
     }
@@ -1094,7 +1144,7 @@ impl Step {
             Self::Unpause(n) => format!("unpause {n}"),
             Self::StartLoad(n) => format!("start load {n}"),
             Self::StopLoad(n) => format!("stop load {n}"),
-            Self::WaitLoad { name, .. } => format!("wait for producer {name} to finish"),
+            Self::WaitLoad { name, .. } => format!("wait for {name} to finish"),
             Self::Drain { name, .. } => format!("drain consumer {name}"),
             Self::RestartConsumer(n) => format!("restart consumer {n}"),
             Self::RegisterSchema {

@@ -32,6 +32,10 @@ pub struct StackSerde {
     /// consumers register and fetch their schemas there).
     #[serde(default)]
     pub registry: Option<RegistrySerde>,
+    /// PostgreSQL, the application database a `postgres_writer` load writes to (and Debezium
+    /// reads its changes from).
+    #[serde(default)]
+    pub postgres: Option<PostgresSerde>,
     /// Blue/green: a second cluster ("green") beside the stack's own ("blue"), on the same network
     /// with the same users and ACLs, which MirrorMaker 2 replicates the scenario's topics and
     /// consumer groups into.
@@ -39,6 +43,27 @@ pub struct StackSerde {
     pub green: Option<GreenSerde>,
     #[serde(default)]
     pub security: SecuritySerde,
+}
+
+/// PostgreSQL from Debian's packages (bookworm: release 15), started with `wal_level=logical`,
+/// SCRAM passwords and one database, `app`, holding the declared tables.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSerde {
+    /// The major release, e.g. "15" (default; the one Debian bookworm packages).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Production's postgresql.conf settings, a file relative to the stack file, included after
+    /// the harness's own (`wal_level`, `listen_addresses` and the replication limits are kept).
+    #[serde(default)]
+    pub postgresql_conf: Option<String>,
+    /// The application's tables in database `app`, each `(id bigint primary key, producer int,
+    /// seq bigint, version int, payload text, updated_at timestamptz)`: a writer's rows carry
+    /// their ids so every change can be followed downstream.
+    pub tables: Vec<String>,
+    /// How long it may take to accept connections, e.g. "60s" (default).
+    #[serde(default)]
+    pub start_timeout: Option<String>,
 }
 
 /// The green cluster and the MirrorMaker 2 that fills it.
@@ -323,6 +348,42 @@ pub struct LoadSerde {
     pub producers: Vec<ProducerSerde>,
     #[serde(default)]
     pub consumers: Vec<ConsumerSerde>,
+    /// Applications writing to the stack's PostgreSQL (what Debezium turns into change events).
+    #[serde(default)]
+    pub postgres_writers: Vec<PostgresWriterSerde>,
+}
+
+/// Rows written to a table of the stack's `postgres:` at a declared rate, one change per
+/// statement (autocommit): inserts of new rows, and as many updates and deletes of rows written
+/// before as the fractions say. Each row carries the writer's id, its sequence number and a version
+/// each update raises, so every committed change can be followed downstream.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresWriterSerde {
+    pub name: String,
+    /// A table of the stack's `postgres.tables`.
+    pub table: String,
+    /// Changes per second (default 10, as the seed system's one row every 0.1 s).
+    #[serde(default)]
+    pub rate: Option<u32>,
+    /// How long to write, e.g. "60s". Exactly one of `duration` and `changes`.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// How many changes to commit.
+    #[serde(default)]
+    pub changes: Option<u64>,
+    /// The share of changes that update a row written before, 0 to 1 (default 0.2).
+    #[serde(default)]
+    pub updates: Option<f64>,
+    /// The share of changes that delete a row written before, 0 to 1 (default 0).
+    #[serde(default)]
+    pub deletes: Option<f64>,
+    /// Payload bytes per row (default 100).
+    #[serde(default)]
+    pub payload_size: Option<u32>,
+    /// `with_stack` (default) or `on_step` (a `start_load` step starts it).
+    #[serde(default)]
+    pub start: StartSerde,
 }
 
 /// A producer at a declared rate. Every record carries the run id, the producer's id and a sequence
