@@ -1,5 +1,6 @@
 pub mod avro;
 pub mod canary;
+pub mod cdc;
 pub mod evaluate;
 pub mod integrity;
 pub mod lag;

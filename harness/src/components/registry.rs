@@ -119,7 +119,7 @@ pub fn kafka_user(spec: &RegistrySpec) -> User {
     }
 }
 
-fn bootstrap(stack: &Stack) -> String {
+pub(super) fn bootstrap(stack: &Stack) -> String {
     (1..=stack.kafka.brokers)
         .map(|n| format!("{}:{INTERNAL_PORT}", NodeId::Kafka(n)))
         .collect::<Vec<_>>()

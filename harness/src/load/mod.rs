@@ -2,6 +2,7 @@
 //! samplers. Steps start, stop, wait for and drain them by name.
 
 pub mod avro;
+pub mod cdc;
 pub mod consumer;
 pub mod postgres_writer;
 pub mod producer;
@@ -41,6 +42,14 @@ struct ProducerSlot {
     avro: Option<CurrentSchema>,
     /// The alias its bootstrap servers are resolved through (blue/green stacks re-point it).
     endpoint: watch::Sender<switch::Endpoint>,
+}
+
+struct CdcSlot {
+    writer: String,
+    table: String,
+    topic: String,
+    events: Arc<Mutex<Vec<cdc::Event>>>,
+    reader: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 struct WriterSlot {
@@ -124,6 +133,9 @@ pub struct LoadResults {
     /// Applications writing to the stack's PostgreSQL.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub postgres_writers: Vec<postgres_writer::WriterStats>,
+    /// Each writer's changes reconciled with its table's Debezium topic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cdc: Vec<cdc::CdcIntegrity>,
 }
 
 impl LoadResults {
@@ -157,6 +169,8 @@ pub struct LoadSet {
     writers: BTreeMap<String, WriterSlot>,
     /// The stack's PostgreSQL, for writers.
     postgres: Option<tokio_postgres::Config>,
+    /// Per writer whose table a connector captures: the topic, and its reader once started.
+    cdc: Vec<CdcSlot>,
     registry: Option<Arc<RegistryClient>>,
     registrations: Registrations,
     router: Option<RouterSlot>,
@@ -294,6 +308,27 @@ impl LoadSet {
                 })
                 .collect(),
             postgres: running.postgres_config(),
+            cdc: scenario
+                .load
+                .postgres_writers
+                .iter()
+                .filter_map(|w| {
+                    let k = running
+                        .stack
+                        .connect
+                        .as_ref()?
+                        .connectors
+                        .iter()
+                        .find(|k| k.tables.contains(&w.table))?;
+                    Some(CdcSlot {
+                        writer: w.name.clone(),
+                        table: w.table.clone(),
+                        topic: k.topic(&w.table),
+                        events: Arc::default(),
+                        reader: None,
+                    })
+                })
+                .collect(),
             registry: running
                 .registry_url()
                 .map(|u| Arc::new(RegistryClient::new(&u))),
@@ -334,6 +369,24 @@ impl LoadSet {
         self.start_router();
         for name in &producers {
             let _ = self.start(name);
+        }
+        let epoch_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+            - i64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(0);
+        for slot in &mut self.cdc {
+            let (tx, rx) = watch::channel(false);
+            let reader = cdc::CdcReader {
+                topic: slot.topic.clone(),
+                bootstrap: self.bootstrap.clone(),
+                auth: self.admin.clone(),
+                events: slot.events.clone(),
+                errors: Arc::default(),
+                stop: rx,
+                epoch: self.epoch,
+                epoch_unix_ms,
+            };
+            slot.reader = Some((tx, tokio::spawn(reader.run())));
         }
         let writers: Vec<String> = self
             .writers
@@ -1127,6 +1180,45 @@ impl LoadSet {
         out
     }
 
+    /// Waits (up to 30 s) until each CDC topic holds every change its writer committed, stops
+    /// the readers and reconciles.
+    async fn finish_cdc(&mut self) -> Vec<cdc::CdcIntegrity> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut out = Vec::new();
+        for slot in &mut self.cdc {
+            let changes = self
+                .writers
+                .get(&slot.writer)
+                .and_then(|w| w.changes.lock().ok().map(|c| c.clone()))
+                .unwrap_or_default();
+            let reconcile = |events: &[cdc::Event]| {
+                cdc::reconcile(&slot.writer, &slot.table, &slot.topic, &changes, events)
+            };
+            loop {
+                let v = slot
+                    .events
+                    .lock()
+                    .map(|e| reconcile(&e))
+                    .unwrap_or_default();
+                if v.lost == 0 || Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if let Some((stop, task)) = slot.reader.take() {
+                let _ = stop.send(true);
+                let _ = task.await;
+            }
+            out.push(
+                slot.events
+                    .lock()
+                    .map(|e| reconcile(&e))
+                    .unwrap_or_default(),
+            );
+        }
+        out
+    }
+
     pub fn is_active(&self) -> bool {
         self.producers.values().any(|p| p.task.is_some())
             || self.consumers.values().any(|c| c.task.is_some())
@@ -1163,6 +1255,7 @@ impl LoadSet {
             )
         });
         let switches = self.switch_reports();
+        let cdc = self.finish_cdc().await;
         let mut consumers = Vec::new();
         for slot in self.consumers.into_values() {
             if let Some((stop, task)) = slot.sampler {
@@ -1196,6 +1289,7 @@ impl LoadSet {
         LoadResults {
             routing,
             switches,
+            cdc,
             postgres_writers: self.writers.into_values().filter_map(|w| w.stats).collect(),
             registrations: self
                 .registrations

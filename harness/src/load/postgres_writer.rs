@@ -17,7 +17,7 @@ use super::producer::{latency, Latency, Schedule, TimedError};
 use crate::scenario::{Amount, PostgresWriterSpec};
 
 /// What one committed change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Insert,

@@ -103,6 +103,19 @@ impl Plan {
                         .map_or_else(String::new, |p| p.image.reference().to_owned()),
                     source: "built",
                 },
+                (NodeId::Connect(_), _) => PlannedNode {
+                    node: node.to_string(),
+                    component: "connect",
+                    version: stack
+                        .connect
+                        .as_ref()
+                        .map_or_else(String::new, |k| k.version.clone()),
+                    image: stack
+                        .connect
+                        .as_ref()
+                        .map_or_else(String::new, |k| k.image.reference().to_owned()),
+                    source: "built",
+                },
                 (NodeId::Controller(_), _) => {
                     PlannedNode::new(node, "controller", stack.kafka.version, &stack.kafka.image)
                 }

@@ -136,6 +136,29 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if !r.cdc.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Change data capture\n\nEach change a writer saw committed, looked up in its table's Debezium topic.\n\n| writer | topic | committed | arrived | lost | duplicated | unknown | unexpected | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for c in &r.cdc {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                c.writer,
+                c.topic,
+                c.committed,
+                c.arrived,
+                c.lost,
+                c.duplicated,
+                c.unknown,
+                c.unexpected,
+                c.latency_p50_ms,
+                c.latency_p99_ms
+            );
+        }
+        o.push('\n');
+    }
     if let Some(c) = &r.canary {
         o.push_str(&super::canary::markdown(c));
     }

@@ -91,6 +91,9 @@ pub struct Report {
     /// Applications writing to the stack's PostgreSQL.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub postgres_writers: Vec<crate::load::postgres_writer::WriterStats>,
+    /// Each writer's changes reconciled with its table's Debezium topic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cdc: Vec<crate::load::cdc::CdcIntegrity>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -197,6 +200,7 @@ impl Report {
         self.routing = routing;
         self.switches = results.switches;
         self.postgres_writers = results.postgres_writers;
+        self.cdc = results.cdc;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -464,6 +468,7 @@ mod tests {
             mirror_lag: None,
             switches: Vec::new(),
             postgres_writers: Vec::new(),
+            cdc: Vec::new(),
         }
     }
 

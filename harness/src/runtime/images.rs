@@ -42,6 +42,9 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, String, ImageRef)> {
     if let Some(p) = &stack.postgres {
         out.push(("postgres", p.major.to_string(), p.image.clone()));
     }
+    if let Some(k) = &stack.connect {
+        out.push(("connect", k.version.clone(), k.image.clone()));
+    }
     // Green's brokers and MirrorMaker run green's release.
     if let Some(g) = stack
         .green

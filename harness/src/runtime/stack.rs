@@ -67,6 +67,8 @@ pub enum StartError {
     Topics(String),
     #[error("PostgreSQL: {what} failed: {error}")]
     Postgres { what: String, error: String },
+    #[error("Kafka Connect: {what}: {error}")]
+    Connect { what: String, error: String },
 }
 
 /// One run's identity on the Docker engine.
@@ -166,6 +168,8 @@ pub struct RunningStack {
     pub registry_port: Option<u16>,
     /// PostgreSQL's published port, when the stack has one.
     pub postgres_port: Option<u16>,
+    /// Kafka Connect's published REST port, when the stack has it.
+    pub connect_port: Option<u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
     /// KRaft: the cluster id every node's storage was formatted with.
@@ -349,6 +353,7 @@ impl RunningStack {
                 wait_registry(&self.run, &crate::avro::RegistryClient::new(&url), timeout).await
             }
             NodeId::Postgres(_) => self.wait_postgres(timeout).await,
+            NodeId::Connect(_) => self.wait_connect(timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -526,6 +531,16 @@ impl RunningStack {
                 what: "re-creating postgres-1".into(),
                 error: "the stack has no postgres".into(),
             })?,
+            NodeId::Connect(_) => connect::container(
+                &self.run,
+                &self.stack,
+                self.connect_port.unwrap_or(0),
+                &self.creds,
+            )
+            .ok_or_else(|| StartError::Connect {
+                what: "re-creating connect-1".into(),
+                error: "the stack has no connect".into(),
+            })?,
         };
         let since = unix_s();
         create_and_start(&self.run, &spec).await?;
@@ -689,6 +704,7 @@ impl RunningStack {
                     .map_err(|e| e.to_string())
             }
             NodeId::Postgres(_) => self.postgres_version().await,
+            NodeId::Connect(_) => self.connect_version().await,
         }
     }
 
@@ -733,6 +749,7 @@ impl RunningStack {
     }
 }
 
+mod connect;
 mod migration;
 mod mirror;
 pub mod postgres;
@@ -757,7 +774,8 @@ pub async fn start(
         usize::from(zk_nodes)
             + usize::from(stack.kafka.brokers)
             + usize::from(stack.registry.is_some())
-            + usize::from(stack.postgres.is_some()),
+            + usize::from(stack.postgres.is_some())
+            + usize::from(stack.connect.is_some()),
     )
     .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
@@ -768,6 +786,7 @@ pub async fn start(
         .collect();
     let registry_port = stack.registry.as_ref().map(|_| ports.next().unwrap_or(0));
     let postgres_port = stack.postgres.as_ref().map(|_| ports.next().unwrap_or(0));
+    let connect_port = stack.connect.as_ref().map(|_| ports.next().unwrap_or(0));
     // PostgreSQL needs nothing of Kafka: it starts first and is waited for after the brokers.
     if let Some(spec) = postgres::container(run, stack, postgres_port.unwrap_or(0), &creds) {
         progress.say("starting PostgreSQL");
@@ -886,6 +905,7 @@ pub async fn start(
         kafka_ports,
         registry_port,
         postgres_port,
+        connect_port,
         overridden,
         cluster_id,
         nodes: Mutex::new(nodes),
@@ -910,6 +930,7 @@ pub async fn start(
         start_registry(&running, spec, progress).await?;
     }
     running.start_postgres(progress).await?;
+    running.start_connect(progress).await?;
     Ok(running)
 }
 

@@ -224,6 +224,99 @@ fn registry_spec(c: &mut Checker, path: &KeyPath, raw: RegistrySerde) -> Registr
     }
 }
 
+fn connect_spec(
+    c: &mut Checker,
+    path: &KeyPath,
+    raw: ConnectSerde,
+    postgres: Option<&PostgresSpec>,
+) -> ConnectSpec {
+    let version = raw.version.unwrap_or_else(|| "3.6.1.Final".to_owned());
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = parts.len() == 4
+        && parts[..3].iter().all(|p| p.parse::<u32>().is_ok())
+        && parts[3] == "Final";
+    if !numeric {
+        c.error(
+            &path.key("version"),
+            format!("`{version}` is not a Debezium release; expected e.g. \"3.6.1.Final\""),
+        );
+    } else if parts[0].parse::<u32>().unwrap_or(0) < 3 {
+        c.error(
+            &path.key("version"),
+            format!("Debezium {version}: the harness builds Debezium 3.x (the 2.x connectors are not served here)"),
+        );
+    }
+    let mut names = BTreeSet::new();
+    for (i, k) in raw.connectors.iter().enumerate() {
+        let kp = path.key("connectors").index(i);
+        if !valid_name(&k.name) || k.name.contains('.') {
+            c.error(
+                &kp.key("name"),
+                format!("`{}`: a connector name here is letters, digits, `-` and `_` (it prefixes topic names)", k.name),
+            );
+        }
+        if !names.insert(k.name.as_str()) {
+            c.error(
+                &kp.key("name"),
+                format!("connector `{}` is declared twice", k.name),
+            );
+        }
+        if k.tables.is_empty() {
+            c.error(&kp.key("tables"), "a connector captures at least one table");
+        }
+        for (j, t) in k.tables.iter().enumerate() {
+            match postgres {
+                None => c.error(
+                    &kp.key("tables").index(j),
+                    "the stack has no `postgres:` section for Debezium to read",
+                ),
+                Some(pg) if !pg.tables.contains(t) => {
+                    let hint = did_you_mean(t, pg.tables.iter().map(String::as_str))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    c.error(
+                        &kp.key("tables").index(j),
+                        format!(
+                            "unknown table `{t}`: the stack's postgres declares {}{hint}",
+                            pg.tables.join(", ")
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        for key in k.config.keys() {
+            if crate::components::connect::HARNESS_KEYS.contains(&key.as_str()) {
+                c.error(
+                    &kp.key("config").key(key),
+                    format!("`{key}` is set by the harness (the connection, the slot, the tables and the topics follow from the stack)"),
+                );
+            }
+        }
+    }
+    ConnectSpec {
+        image: ImageRef::Built {
+            tag: format!("kafka-harness/connect:{version}"),
+        },
+        version,
+        heap: heap(c, &path.key("heap"), raw.heap, "384m"),
+        start_timeout: c.duration(
+            &path.key("start_timeout"),
+            raw.start_timeout.as_deref(),
+            Duration::from_secs(180),
+        ),
+        connectors: raw
+            .connectors
+            .into_iter()
+            .map(|k| ConnectorSpec {
+                name: k.name,
+                tables: k.tables,
+                config: k.config,
+            })
+            .collect(),
+    }
+}
+
 /// The PostgreSQL majors the harness builds: those Debian bookworm packages.
 const POSTGRES_MAJORS: [u32; 1] = [15];
 
@@ -428,6 +521,18 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
     let postgres = raw
         .postgres
         .map(|p| postgres_spec(&mut c, &root.key("postgres"), p, base_dir));
+    if users.iter().any(|u| u.name == CONNECT_USER) {
+        c.error(
+            &root.key("security").key("users"),
+            format!("`{CONNECT_USER}` is reserved for Kafka Connect's own user"),
+        );
+    }
+    let connect = raw
+        .connect
+        .map(|k| connect_spec(&mut c, &root.key("connect"), k, postgres.as_ref()));
+    if let Some(k) = &connect {
+        users.push(crate::components::connect::kafka_user(k));
+    }
 
     c.finish(Stack {
         name: raw.name,
@@ -437,6 +542,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         kafka,
         registry,
         postgres,
+        connect,
         users,
         green,
         prefix: "",
@@ -972,8 +1078,9 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                         let (range, what) = registry_releases(confluent);
                         c.version(&up.key("to"), &u.to, range, what)
                     }
-                    // Never named above: Debian packages one PostgreSQL release.
-                    Component::Postgres => continue,
+                    // Never named above: Debian packages one PostgreSQL release, and Connect
+                    // workers are not rolled yet.
+                    Component::Postgres | Component::Connect => continue,
                 };
                 if matches!(component, Component::Kafka | Component::Controller) {
                     topology.refuse_roll(&mut c, &up);
@@ -996,7 +1103,10 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                             controllers_at = to;
                         }
                     }
-                    Component::ZooKeeper | Component::Registry | Component::Postgres => {}
+                    Component::ZooKeeper
+                    | Component::Registry
+                    | Component::Postgres
+                    | Component::Connect => {}
                 }
                 if let Some(pin) = &u.pin_protocol {
                     let ok = pin.split('.').count() >= 2
@@ -1976,6 +2086,7 @@ fn checks_section(
         canary_e2e_p99: canary_checks.e2e_p99,
         avro_reads: Vec::new(),
         routed_exactly_once: raw.routed_exactly_once,
+        cdc_integrity: raw.cdc_integrity,
     }
 }
 

@@ -116,6 +116,8 @@ pub struct Stack {
     pub users: Vec<User>,
     /// The application database, when the stack has one.
     pub postgres: Option<PostgresSpec>,
+    /// Kafka Connect with Debezium, when the stack has it.
+    pub connect: Option<ConnectSpec>,
     /// Blue/green: the second cluster and MirrorMaker 2.
     pub green: Option<GreenSpec>,
     /// Prefixed to every node's host and container name: empty for the stack's own cluster,
@@ -135,6 +137,34 @@ pub struct PostgresSpec {
     pub tables: Vec<String>,
     pub start_timeout: Duration,
 }
+
+/// Kafka Connect with Debezium's PostgreSQL connector.
+#[derive(Debug, Clone)]
+pub struct ConnectSpec {
+    /// The Debezium release, e.g. "3.6.1.Final" (the image tag).
+    pub version: String,
+    pub image: ImageRef,
+    pub heap: String,
+    pub start_timeout: Duration,
+    pub connectors: Vec<ConnectorSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectorSpec {
+    pub name: String,
+    pub tables: Vec<String>,
+    pub config: BTreeMap<String, String>,
+}
+
+impl ConnectorSpec {
+    /// The topic Debezium writes `table`'s changes to.
+    pub fn topic(&self, table: &str) -> String {
+        format!("{}.public.{table}", self.name)
+    }
+}
+
+/// The Kafka user Connect logs in as (its ACLs are added by the loader).
+pub const CONNECT_USER: &str = "kh-connect";
 
 /// The database of a stack's PostgreSQL.
 pub const POSTGRES_DB: &str = "app";
@@ -248,6 +278,7 @@ impl Stack {
             kafka: green.kafka.clone(),
             registry: None,
             postgres: None,
+            connect: None,
             users: self.users.clone(),
             green: None,
             prefix: GREEN_PREFIX,
@@ -263,6 +294,7 @@ impl Stack {
             .chain((1..=self.kafka.brokers).map(NodeId::Kafka))
             .chain(self.registry.iter().map(|_| NodeId::Registry(1)))
             .chain(self.postgres.iter().map(|_| NodeId::Postgres(1)))
+            .chain(self.connect.iter().map(|_| NodeId::Connect(1)))
             .collect()
     }
 }
@@ -723,7 +755,7 @@ pub struct ConsumerSpec {
 }
 
 /// Check names, as used in `checks:`, `expect.fail` and reports.
-pub const CHECK_NAMES: [&str; 13] = [
+pub const CHECK_NAMES: [&str; 14] = [
     "no_loss",
     "no_duplicates",
     "ordering",
@@ -737,6 +769,7 @@ pub const CHECK_NAMES: [&str; 13] = [
     "canary_e2e_p99",
     "avro_reads",
     "routed_exactly_once",
+    "cdc_integrity",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -756,6 +789,7 @@ pub struct Checks {
     pub canary_e2e_p99: Option<CanaryLatencyBound>,
     pub avro_reads: Vec<AvroReads>,
     pub routed_exactly_once: bool,
+    pub cdc_integrity: bool,
 }
 
 // A scenario's `log_scan` check names these and the log scanner finds them; they are defined
@@ -826,6 +860,7 @@ impl Checks {
             self.canary_e2e_p99.is_some(),
             !self.avro_reads.is_empty(),
             self.routed_exactly_once,
+            self.cdc_integrity,
         ];
         CHECK_NAMES
             .iter()
@@ -870,6 +905,7 @@ pub enum Component {
     Kafka,
     Registry,
     Postgres,
+    Connect,
 }
 
 impl Component {
@@ -880,6 +916,7 @@ impl Component {
             Self::Kafka => "kafka",
             Self::Registry => "registry",
             Self::Postgres => "postgres",
+            Self::Connect => "connect",
         }
     }
 
@@ -890,6 +927,7 @@ impl Component {
             Self::Controller | Self::Kafka => "kafka",
             Self::Registry => "registry",
             Self::Postgres => "postgres",
+            Self::Connect => "connect",
         }
     }
 }
@@ -906,6 +944,8 @@ pub enum NodeId {
     Registry(u8),
     /// The application database (there is one: `postgres-1`).
     Postgres(u8),
+    /// The Kafka Connect worker (there is one: `connect-1`).
+    Connect(u8),
 }
 
 impl fmt::Display for NodeId {
@@ -916,6 +956,7 @@ impl fmt::Display for NodeId {
             Self::Kafka(n) => write!(f, "kafka-{n}"),
             Self::Registry(n) => write!(f, "registry-{n}"),
             Self::Postgres(n) => write!(f, "postgres-{n}"),
+            Self::Connect(n) => write!(f, "connect-{n}"),
         }
     }
 }
@@ -928,15 +969,18 @@ impl NodeId {
             Self::Kafka(_) => Component::Kafka,
             Self::Registry(_) => Component::Registry,
             Self::Postgres(_) => Component::Postgres,
+            Self::Connect(_) => Component::Connect,
         }
     }
 
     /// `node.id` / `broker.id` of a Kafka process.
     pub fn kafka_id(self) -> u32 {
         match self {
-            Self::ZooKeeper(n) | Self::Kafka(n) | Self::Registry(n) | Self::Postgres(n) => {
-                u32::from(n)
-            }
+            Self::ZooKeeper(n)
+            | Self::Kafka(n)
+            | Self::Registry(n)
+            | Self::Postgres(n)
+            | Self::Connect(n) => u32::from(n),
             Self::Controller(n) => CONTROLLER_ID_BASE + u32::from(n),
         }
     }
@@ -953,6 +997,7 @@ impl FromStr for NodeId {
             "kafka" => Ok(Self::Kafka(n)),
             "registry" => Ok(Self::Registry(n)),
             "postgres" => Ok(Self::Postgres(n)),
+            "connect" => Ok(Self::Connect(n)),
             _ => Err(()),
         }
     }

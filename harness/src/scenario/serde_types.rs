@@ -36,6 +36,10 @@ pub struct StackSerde {
     /// reads its changes from).
     #[serde(default)]
     pub postgres: Option<PostgresSerde>,
+    /// Kafka Connect (a distributed worker from Kafka's release jars) with Debezium's PostgreSQL
+    /// connector, and the connectors the harness submits to it.
+    #[serde(default)]
+    pub connect: Option<ConnectSerde>,
     /// Blue/green: a second cluster ("green") beside the stack's own ("blue"), on the same network
     /// with the same users and ACLs, which MirrorMaker 2 replicates the scenario's topics and
     /// consumer groups into.
@@ -64,6 +68,40 @@ pub struct PostgresSerde {
     /// How long it may take to accept connections, e.g. "60s" (default).
     #[serde(default)]
     pub start_timeout: Option<String>,
+}
+
+/// Kafka Connect with Debezium's PostgreSQL connector and Apicurio's Avro converter, built from
+/// Maven Central; it logs in to Kafka over SCRAM as user `kh-connect`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSerde {
+    /// The Debezium release, e.g. "3.6.1.Final" (default).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// JVM heap of the worker, e.g. "384m" (default).
+    #[serde(default)]
+    pub heap: Option<String>,
+    /// How long the worker may take to answer and every connector to run, e.g. "180s" (default).
+    #[serde(default)]
+    pub start_timeout: Option<String>,
+    /// Debezium PostgreSQL connectors: each captures tables of the stack's `postgres:` into
+    /// topics `<name>.public.<table>`.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorSerde>,
+}
+
+/// A Debezium PostgreSQL connector (pgoutput, a publication and a replication slot of its own).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSerde {
+    /// Its name, and the prefix of its topics (`topic.prefix`).
+    pub name: String,
+    /// Tables of the stack's `postgres.tables` it captures.
+    pub tables: Vec<String>,
+    /// Production's connector settings, laid over the harness's (the connection, the slot and
+    /// the tables are kept), e.g. `{ "snapshot.mode": "no_data" }`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
 }
 
 /// The green cluster and the MirrorMaker 2 that fills it.
@@ -590,6 +628,10 @@ pub struct ChecksSerde {
     /// router's `share_tolerance` of its threshold.
     #[serde(default)]
     pub routed_exactly_once: bool,
+    /// Every change a `postgres_writer` saw committed arrived in its table's Debezium topic
+    /// (Debezium's at-least-once duplicates are counted, not failed).
+    #[serde(default)]
+    pub cdc_integrity: bool,
     /// Avro consumers that must have read records written with each of the given schemas, and
     /// decoded every record they read (e.g. a consumer still on the old reader schema reading
     /// records written with the new one).

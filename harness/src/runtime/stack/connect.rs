@@ -1,0 +1,224 @@
+//! The stack's Kafka Connect worker: started once the brokers (and PostgreSQL) answer, ready when
+//! its REST API lists connectors; then the harness submits each declared connector and waits
+//! until it and its task run. A connector or task that fails fails the start with its trace.
+
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::{create_and_start, owner, wait_until, Run, RunningStack, StartError};
+use crate::components::connect;
+use crate::progress::Progress;
+use crate::runtime::docker::ContainerSpec;
+use crate::scenario::{Flavor, NodeId, Stack};
+use crate::secrets::Credentials;
+
+/// The worker's container, its REST port published on 127.0.0.1:`port`.
+pub(super) fn container(
+    run: &Run,
+    stack: &Stack,
+    port: u16,
+    creds: &Credentials,
+) -> Option<ContainerSpec> {
+    let spec = stack.connect.as_ref()?;
+    let node = NodeId::Connect(1);
+    Some(ContainerSpec {
+        name: run.container(node),
+        alias: node.to_string(),
+        image: spec.image.reference().to_owned(),
+        cmd: vec!["connect-run".into()],
+        env: vec![(
+            "KAFKA_HEAP_OPTS".into(),
+            format!("-Xmx{} -Xms64m -XX:TieredStopAtLevel=1", spec.heap),
+        )],
+        labels: run.labels(Some(&node.to_string())),
+        network: run.network(),
+        volume: None,
+        publish: vec![(port, connect::REST_PORT)],
+        user: None,
+        files: connect::config_files(stack, creds),
+        files_owner: owner(Flavor::Harness),
+    })
+}
+
+/// One REST call: the status and the body.
+async fn call(
+    port: u16,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<(u16, String), String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| e.to_string())?;
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| format!("no answer within 10s to {path}"))?
+}
+
+/// A connector's state and its tasks' (with the trace of any that failed).
+fn states(status: &serde_json::Value) -> (String, Vec<(String, Option<String>)>) {
+    let connector = status["connector"]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
+    let tasks = status["tasks"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    (
+                        t["state"].as_str().unwrap_or("?").to_owned(),
+                        t["trace"].as_str().map(str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (connector, tasks)
+}
+
+impl RunningStack {
+    /// Ready = `GET /connectors` answers 200 (the worker joined its group and read its configs).
+    pub(super) async fn wait_connect(&self, timeout: Duration) -> Result<(), StartError> {
+        let Some(port) = self.connect_port else {
+            return Ok(());
+        };
+        wait_until(&self.run, NodeId::Connect(1), timeout, || async move {
+            match call(port, Method::GET, "/connectors", None).await {
+                Ok((200, _)) => Ok(()),
+                Ok((status, body)) => Err(format!("GET /connectors answered {status}: {body}")),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// The Debezium release the worker runs, from the connector plugin it lists.
+    pub(super) async fn connect_version(&self) -> Result<String, String> {
+        let port = self.connect_port.ok_or("the stack has no connect")?;
+        let (_, body) = call(port, Method::GET, "/connector-plugins", None).await?;
+        let plugins: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        plugins
+            .as_array()
+            .and_then(|ps| {
+                ps.iter().find(|p| {
+                    p["class"].as_str()
+                        == Some("io.debezium.connector.postgresql.PostgresConnector")
+                })
+            })
+            .and_then(|p| p["version"].as_str())
+            .map(|v| format!("Debezium {v}"))
+            .ok_or_else(|| "the worker lists no Debezium PostgreSQL connector".into())
+    }
+
+    /// Starts the worker, waits for it, submits the connectors and waits until each runs.
+    pub(super) async fn start_connect(&self, progress: &Progress) -> Result<(), StartError> {
+        let (Some(spec), Some(port)) = (&self.stack.connect, self.connect_port) else {
+            return Ok(());
+        };
+        let Some(c) = container(&self.run, &self.stack, port, &self.creds) else {
+            return Ok(());
+        };
+        progress.say(format!(
+            "starting Kafka Connect (Debezium {}, {} connector(s))",
+            spec.version,
+            spec.connectors.len()
+        ));
+        let t0 = Instant::now();
+        create_and_start(&self.run, &c).await?;
+        self.wait_connect(spec.start_timeout).await?;
+        progress.say(format!(
+            "Kafka Connect answers ({:.1}s)",
+            t0.elapsed().as_secs_f64()
+        ));
+        let failed = |what: String, error: String| StartError::Connect {
+            what,
+            error: self.creds.redact(&error),
+        };
+        for k in &spec.connectors {
+            let config = connect::connector_config(&self.stack, k);
+            let body = serde_json::to_string(&config).unwrap_or_default();
+            let path = format!("/connectors/{}/config", k.name);
+            match call(port, Method::PUT, &path, Some(body)).await {
+                Ok((200 | 201, _)) => {}
+                Ok((status, body)) => {
+                    return Err(failed(
+                        format!("submitting connector {}", k.name),
+                        format!("{status}: {body}"),
+                    ))
+                }
+                Err(e) => return Err(failed(format!("submitting connector {}", k.name), e)),
+            }
+            let status_path = format!("/connectors/{}/status", k.name);
+            let deadline = Instant::now() + spec.start_timeout;
+            loop {
+                let seen = call(port, Method::GET, &status_path, None).await;
+                let (connector, tasks) = match &seen {
+                    Ok((200, body)) => states(&serde_json::from_str(body).unwrap_or_default()),
+                    _ => ("?".into(), Vec::new()),
+                };
+                if let Some(trace) = tasks
+                    .iter()
+                    .find(|(s, _)| s == "FAILED")
+                    .map(|(_, t)| t.clone().unwrap_or_default())
+                    .or_else(|| (connector == "FAILED").then(String::new))
+                {
+                    let trace: String = trace.lines().take(12).collect::<Vec<_>>().join("\n    ");
+                    return Err(failed(
+                        format!("connector {}", k.name),
+                        format!("it FAILED:\n    {trace}"),
+                    ));
+                }
+                if connector == "RUNNING"
+                    && !tasks.is_empty()
+                    && tasks.iter().all(|(s, _)| s == "RUNNING")
+                {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(failed(
+                        format!("connector {}", k.name),
+                        format!(
+                            "not running within {}s (connector {connector}, tasks {:?})",
+                            spec.start_timeout.as_secs(),
+                            tasks.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>()
+                        ),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            progress.say(format!(
+                "connector {} runs: table(s) {} to {}",
+                k.name,
+                k.tables.join(", "),
+                k.tables
+                    .iter()
+                    .map(|t| k.topic(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
