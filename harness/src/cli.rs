@@ -548,6 +548,7 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
         switches: Vec::new(),
         postgres_writers: Vec::new(),
         cdc: Vec::new(),
+        clickhouse: Vec::new(),
     };
     let epoch_unix_s = unix_now() - progress.elapsed_secs();
     report.preflight = Some(crate::preflight::for_run(&scenario, &progress).await);
@@ -681,9 +682,11 @@ async fn execute(run: Run, scenario: Scenario, progress: Progress) -> Report {
                 &scenario,
                 results.routing.as_ref(),
             ));
-            report
-                .checks
-                .extend(crate::checks::cdc::evaluate(&scenario, &results.cdc));
+            report.checks.extend(crate::checks::cdc::evaluate(
+                &scenario,
+                &results.cdc,
+                &results.clickhouse,
+            ));
             report.checks.extend(crate::checks::canary::evaluate(
                 &scenario,
                 report.canary.as_ref(),

@@ -39,6 +39,8 @@ pub struct Credentials {
     passwords: BTreeMap<String, Secret>,
     /// The PostgreSQL superuser's, when the stack has a database (not a Kafka user).
     postgres: Option<Secret>,
+    /// ClickHouse's default user's, when the stack has ClickHouse.
+    clickhouse: Option<Secret>,
 }
 
 impl Credentials {
@@ -50,6 +52,7 @@ impl Credentials {
         Self {
             passwords,
             postgres: stack.postgres.as_ref().map(|_| Secret::generate()),
+            clickhouse: stack.clickhouse.as_ref().map(|_| Secret::generate()),
         }
     }
 
@@ -68,6 +71,10 @@ impl Credentials {
                 .postgres
                 .as_ref()
                 .map(|_| Secret::fixed("postgres-secret")),
+            clickhouse: stack
+                .clickhouse
+                .as_ref()
+                .map(|_| Secret::fixed("clickhouse-secret")),
         }
     }
 
@@ -85,12 +92,18 @@ impl Credentials {
         self.postgres.as_ref()
     }
 
+    /// ClickHouse's default user's password.
+    pub fn clickhouse(&self) -> Option<&Secret> {
+        self.clickhouse.as_ref()
+    }
+
     /// `text` with every password of this run replaced by `***`: for anything shown to a person,
     /// such as the log tail of a component that echoed its configuration.
     pub fn redact(&self, text: &str) -> String {
         self.passwords
             .values()
             .chain(self.postgres.iter())
+            .chain(self.clickhouse.iter())
             .fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
     }
 }

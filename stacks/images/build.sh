@@ -5,9 +5,19 @@
 #   build.sh [--force] jre [JAVA]           -> kafka-harness/jre:JAVA (17 on bookworm, or 21 on trixie)
 #   build.sh [--force] kafka VERSION        -> kafka-harness/kafka:VERSION
 #   build.sh [--force] zookeeper VERSION    -> kafka-harness/zookeeper:VERSION
-#   build.sh --check kafka|zookeeper VERSION -> exit 0 when the image is present and
+#   build.sh --check kafka|zookeeper|postgres|clickhouse VERSION
+#   build.sh --check connect VERSION [KAFKA] -> exit 0 when the image is present and
 #                                              built from the current recipe, 1 if not
 #   build.sh [--force] registry VERSION     -> kafka-harness/registry:VERSION (Apicurio Registry 3.x)
+#   build.sh [--force] postgres MAJOR       -> kafka-harness/postgres:MAJOR (Debian's postgresql-MAJOR;
+#                                              15 on bookworm)
+#   build.sh [--force] connect VERSION [KAFKA]
+#                                           -> kafka-harness/connect:VERSION (Kafka Connect from
+#                                              kafka-harness/kafka:KAFKA, default 4.1.1, with the
+#                                              Debezium VERSION PostgreSQL connector and Apicurio's
+#                                              Avro converter)
+#   build.sh [--force] clickhouse VERSION   -> kafka-harness/clickhouse:VERSION (Debian's
+#                                              clickhouse-server; 18.16 on bookworm)
 #
 # Idempotent: an existing tag built from the current recipe (the files of its
 # folder here, hashed into the image label kafka-harness.recipe) is reported as
@@ -15,7 +25,10 @@
 # rebuilt. --force rebuilds the requested target only (its prerequisites are
 # still built only when missing). Prerequisites are built automatically
 # (kafka|zookeeper -> jre:17 -> base bookworm; registry -> the jre its
-# classes need -> its base).
+# classes need -> its base; postgres -> base bookworm; clickhouse -> base bookworm;
+# connect -> kafka:KAFKA).
+# A connect image also counts as outdated when it was built on another Kafka
+# version or another kafka-harness/kafka:KAFKA image than the one there now.
 #
 # Output contract: progress lines on stdout start with "==> "; on failure a
 # single "error: ..." line is printed on stderr (tool output goes to a log
@@ -35,6 +48,10 @@ JRE_REPO="kafka-harness/jre"
 KAFKA_REPO="kafka-harness/kafka"
 ZK_REPO="kafka-harness/zookeeper"
 REGISTRY_REPO="kafka-harness/registry"
+PG_REPO="kafka-harness/postgres"
+CONNECT_REPO="kafka-harness/connect"
+CH_REPO="kafka-harness/clickhouse"
+CONNECT_KAFKA_DEFAULT="4.1.1"
 
 # Each JRE comes from the Debian release that packages it (bookworm has no
 # OpenJDK 21, trixie has no 17).
@@ -46,6 +63,25 @@ jre_suite() {
   esac
 }
 
+# Each PostgreSQL major comes from the Debian release that packages it.
+pg_suite() {
+  case "$1" in
+    15) echo bookworm ;;
+    *) return 1 ;;
+  esac
+}
+PG_AVAILABLE="15 (bookworm)"
+
+# Each ClickHouse version comes from the Debian release that packages it
+# (bookworm: clickhouse-server 18.16.1+ds-7.3+b2; trixie has none).
+ch_suite() {
+  case "$1" in
+    18.16) echo bookworm ;;
+    *) return 1 ;;
+  esac
+}
+CH_AVAILABLE="18.16 (bookworm's clickhouse-server 18.16.1)"
+
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -55,8 +91,12 @@ usage: build.sh [--force] base [bookworm|trixie]
        build.sh [--force] jre [17|21]
        build.sh [--force] kafka VERSION
        build.sh [--force] zookeeper VERSION
-       build.sh --check kafka|zookeeper VERSION
+       build.sh --check kafka|zookeeper|postgres|clickhouse VERSION
+       build.sh --check connect VERSION [KAFKA]
        build.sh [--force] registry VERSION
+       build.sh [--force] postgres 15
+       build.sh [--force] connect DEBEZIUM_VERSION [KAFKA_VERSION]   (KAFKA default 4.1.1)
+       build.sh [--force] clickhouse 18.16
 EOF
   exit 2
 }
@@ -125,10 +165,11 @@ check_docker() {
 }
 
 check_version() {
-  # check_version COMPONENT VERSION
-  [ -n "$2" ] || die "missing VERSION for $1 (e.g. build.sh $1 3.7.2)"
+  # check_version COMPONENT VERSION [EXAMPLE]
+  local example="${3:-3.7.2}"
+  [ -n "$2" ] || die "missing VERSION for $1 (e.g. build.sh $1 $example)"
   [[ "$2" =~ ^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9.]+)?$ ]] \
-    || die "'$2' does not look like a $1 version (expected e.g. 3.7.2)"
+    || die "'$2' does not look like a $1 version (expected e.g. $example)"
 }
 
 # Runs the legacy (non-BuildKit) builder: the daemon is 20.10 and buildx is not
@@ -322,6 +363,14 @@ mvn_libs() {
        && ! grep -qE "Could not find artifact $g|Failure to find $g" "$log"; then
       die "mvn could not download $gav:$version: is Maven Central reachable? (log: $log)"
     fi
+    # a pom of the graph (often a parent) missing from the repository, e.g.
+    # io.apicurio:apicurio-registry:pom:3.0.9 for every Apicurio 3.0.9 module
+    local missing
+    missing="$(grep -oE "Failed to read artifact descriptor for [^ ]+: (Could not find artifact [^ ]+|[^ ]+ was not found)" "$log" \
+               | head -n 1 | sed -E 's/^Failed to read artifact descriptor for [^ ]+: (Could not find artifact )?([^ ]+).*/\2/' || true)"
+    if [ -n "$missing" ]; then
+      die "mvn could not resolve $gav:$version: the pom $missing, which it needs, is not in the Maven repository (log: $log)"
+    fi
     if grep -qE "Could not find artifact $g|Failure to find $g|Could not resolve dependencies.*$g" "$log"; then
       die "mvn could not resolve $gav:$version — is that a released version? (log: $log)"
     fi
@@ -442,13 +491,145 @@ build_registry() {
   say "built $tag in $(( $(now) - t0 ))s"
 }
 
+# --------------------------------------------------------------- postgres --
+
+check_pg_major() {
+  [ -n "$1" ] || die "missing MAJOR for postgres (e.g. build.sh postgres 15)"
+  pg_suite "$1" >/dev/null \
+    || die "PostgreSQL '$1' is not packaged by the Debian releases these images use; available: $PG_AVAILABLE"
+}
+
+# PostgreSQL from Debian's postgresql-MAJOR package on the base of the Debian
+# release that has it (no Maven step: the recipe folder is the build context).
+build_postgres() {
+  # build_postgres FORCE MAJOR
+  local force="$1" major="$2" suite tag
+  check_pg_major "$major"
+  suite="$(pg_suite "$major")"
+  tag="$PG_REPO:$major"
+  if [ -z "$force" ] && have_current_image "$tag" postgres; then
+    say "already present: $tag"
+    return 0
+  fi
+  if [ -z "$force" ] && have_image "$tag"; then
+    say "$tag was built from an older recipe: rebuilding"
+  fi
+  build_base "" "$suite"
+  local t0; t0="$(now)"
+  say "building $tag (apt-get install postgresql-$major on $suite)"
+  docker_build "$tag" "$HERE/postgres" --network host \
+    --build-arg "BASE_IMAGE=$BASE_REPO:$suite-slim" --build-arg "PG_MAJOR=$major" \
+    --label "kafka-harness.recipe=$(recipe_hash postgres)"
+  say "built $tag in $(( $(now) - t0 ))s"
+}
+
+# ---------------------------------------------------------------- connect --
+
+# The Apicurio converter version the connect recipe pins (its pom's property).
+connect_apicurio_version() {
+  sed -n 's:.*<apicurio\.version>\(.*\)</apicurio\.version>.*:\1:p' \
+    "$HERE/connect/poms/apicurio-registry-utils-converter/pom.xml" | head -n 1
+}
+
+# connect_is_current TAG KAFKA: built from today's recipe, on Kafka KAFKA, from
+# the kafka-harness/kafka:KAFKA image that is there now
+connect_is_current() {
+  local tag="$1" kafka="$2" labels kafka_id
+  have_current_image "$tag" connect || return 1
+  kafka_id="$(docker image inspect -f '{{.Id}}' "$KAFKA_REPO:$kafka" 2>/dev/null)" || return 1
+  labels="$(docker image inspect -f '{{ index .Config.Labels "kafka-harness.kafka-version" }} {{ index .Config.Labels "kafka-harness.kafka-image" }}' "$tag" 2>/dev/null)" || return 1
+  [ "$labels" = "$kafka $kafka_id" ]
+}
+
+# Kafka Connect (distributed) on top of kafka-harness/kafka:KAFKA, whose libs
+# already hold the Connect runtime; the plugins are resolved with mvn into
+# plugins/NAME/ (one plugin.path entry each) of a temporary build context.
+build_connect() {
+  # build_connect FORCE DEBEZIUM_VERSION KAFKA_VERSION
+  local force="$1" version="$2" kafka="$3" tag built_on
+  check_version connect "$version" 3.6.1.Final
+  check_version kafka "$kafka" "$CONNECT_KAFKA_DEFAULT"
+  tag="$CONNECT_REPO:$version"
+  if [ -z "$force" ] && connect_is_current "$tag" "$kafka"; then
+    say "already present: $tag"
+    return 0
+  fi
+  if [ -z "$force" ] && have_image "$tag"; then
+    built_on="$(docker image inspect -f '{{ index .Config.Labels "kafka-harness.kafka-version" }}' "$tag" 2>/dev/null || true)"
+    if [ -n "$built_on" ] && [ "$built_on" != "$kafka" ]; then
+      say "$tag was built on Kafka $built_on: rebuilding on $kafka"
+    else
+      say "$tag was built from an older recipe or kafka image: rebuilding"
+    fi
+  fi
+  build_component "" kafka "$kafka"
+  local t0 tmp ctx apicurio kafka_id; t0="$(now)"
+  apicurio="$(connect_apicurio_version)"
+  [ -n "$apicurio" ] || die "no <apicurio.version> in $HERE/connect/poms/apicurio-registry-utils-converter/pom.xml"
+  kafka_id="$(docker image inspect -f '{{.Id}}' "$KAFKA_REPO:$kafka")" || die "$KAFKA_REPO:$kafka is missing"
+  new_tmp tmp
+  ctx="$tmp/context"
+  mkdir -p "$ctx"
+  cp -R "$HERE/connect/." "$ctx/"
+  mvn_libs connect-debezium "$ctx/poms/debezium-connector-postgres" debezium.version "$version" \
+    io.debezium:debezium-connector-postgres "$ctx/plugins/debezium-connector-postgres"
+  mvn_libs connect-apicurio "$ctx/poms/apicurio-registry-utils-converter" apicurio.version "$apicurio" \
+    io.apicurio:apicurio-registry-utils-converter "$ctx/plugins/apicurio-registry-utils-converter"
+  rm -rf "$ctx"/poms/*/target
+  # world-readable before COPY (a chmod in the Dockerfile would copy every jar
+  # into another layer)
+  chmod -R a+rX "$ctx/plugins"
+  say "building $tag on $KAFKA_REPO:$kafka (Apicurio converter $apicurio; $(find "$ctx/plugins" -name '*.jar' | wc -l | tr -d ' ') plugin jars, $(du -sh "$ctx/plugins" | cut -f1))"
+  docker_build "$tag" "$ctx" --build-arg "KAFKA_IMAGE=$KAFKA_REPO:$kafka" \
+    --build-arg "DEBEZIUM_VERSION=$version" --build-arg "APICURIO_CONVERTER_VERSION=$apicurio" \
+    --label "kafka-harness.recipe=$(recipe_hash connect)" \
+    --label "kafka-harness.kafka-version=$kafka" --label "kafka-harness.kafka-image=$kafka_id"
+  say "built $tag in $(( $(now) - t0 ))s"
+}
+
+# ------------------------------------------------------------- clickhouse --
+
+check_ch_version() {
+  [ -n "$1" ] || die "missing VERSION for clickhouse (e.g. build.sh clickhouse 18.16)"
+  ch_suite "$1" >/dev/null \
+    || die "ClickHouse '$1' is not packaged by the Debian releases these images use; available: $CH_AVAILABLE"
+}
+
+# ClickHouse from Debian's clickhouse-server package on the base of the Debian
+# release that has it (no Maven step: the recipe folder is the build context).
+build_clickhouse() {
+  # build_clickhouse FORCE VERSION
+  local force="$1" version="$2" suite tag
+  check_ch_version "$version"
+  suite="$(ch_suite "$version")"
+  tag="$CH_REPO:$version"
+  if [ -z "$force" ] && have_current_image "$tag" clickhouse; then
+    say "already present: $tag"
+    return 0
+  fi
+  if [ -z "$force" ] && have_image "$tag"; then
+    say "$tag was built from an older recipe: rebuilding"
+  fi
+  build_base "" "$suite"
+  local t0; t0="$(now)"
+  say "building $tag (apt-get install clickhouse-server on $suite)"
+  docker_build "$tag" "$HERE/clickhouse" --network host \
+    --build-arg "BASE_IMAGE=$BASE_REPO:$suite-slim" --build-arg "CLICKHOUSE_VERSION=$version" \
+    --label "kafka-harness.recipe=$(recipe_hash clickhouse)"
+  say "built $tag in $(( $(now) - t0 ))s"
+}
+
 # ------------------------------------------------------------------- main --
 
 FORCE=""
 if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
 if [ "${1:-}" = "--check" ]; then
-  [ $# -eq 3 ] && [[ "$2" =~ ^(kafka|zookeeper)$ ]] || usage
-  case "$2" in kafka) repo="$KAFKA_REPO" ;; zookeeper) repo="$ZK_REPO" ;; esac
+  if [ "${2:-}" = connect ] && { [ $# -eq 3 ] || [ $# -eq 4 ]; }; then
+    connect_is_current "$CONNECT_REPO:$3" "${4:-$CONNECT_KAFKA_DEFAULT}"
+    exit
+  fi
+  [ $# -eq 3 ] && [[ "$2" =~ ^(kafka|zookeeper|postgres|clickhouse)$ ]] || usage
+  case "$2" in kafka) repo="$KAFKA_REPO" ;; zookeeper) repo="$ZK_REPO" ;; postgres) repo="$PG_REPO" ;; clickhouse) repo="$CH_REPO" ;; esac
   have_current_image "$repo:$3" "$2"
   exit
 fi
@@ -461,8 +642,13 @@ case "$TARGET" in
   jre) [ $# -le 1 ] || usage
        jre_suite "${1:-17}" >/dev/null || die "unknown JRE '$1' (expected 17 or 21)" ;;
   kafka|zookeeper|registry) [ $# -eq 1 ] || die "usage: build.sh [--force] $TARGET VERSION" ;;
+  postgres) [ $# -eq 1 ] || die "usage: build.sh [--force] postgres MAJOR; available: $PG_AVAILABLE"
+            check_pg_major "$1" ;;
+  connect) { [ $# -eq 1 ] || [ $# -eq 2 ]; } || die "usage: build.sh [--force] connect DEBEZIUM_VERSION [KAFKA_VERSION]" ;;
+  clickhouse) [ $# -eq 1 ] || die "usage: build.sh [--force] clickhouse VERSION; available: $CH_AVAILABLE"
+              check_ch_version "$1" ;;
   -h|--help|help) usage ;;
-  *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION, zookeeper VERSION or registry VERSION)" ;;
+  *) die "unknown target '$TARGET' (expected base, jre, kafka VERSION, zookeeper VERSION, registry VERSION, postgres MAJOR, connect VERSION [KAFKA] or clickhouse VERSION)" ;;
 esac
 
 check_docker
@@ -474,4 +660,7 @@ case "$TARGET" in
   jre) build_jre "$FORCE" "${1:-17}" ;;
   kafka|zookeeper) build_component "$FORCE" "$TARGET" "$1" ;;
   registry) build_registry "$FORCE" "$1" ;;
+  postgres) build_postgres "$FORCE" "$1" ;;
+  connect) build_connect "$FORCE" "$1" "${2:-$CONNECT_KAFKA_DEFAULT}" ;;
+  clickhouse) build_clickhouse "$FORCE" "$1" ;;
 esac

@@ -51,11 +51,14 @@ pub fn kafka_user(spec: &ConnectSpec) -> User {
         operations: topic_ops.clone(),
     }];
     for k in &spec.connectors {
-        acls.push(Acl {
-            resource: Resource::Topic(format!("{}.", k.name)),
-            prefixed: true,
-            operations: topic_ops.clone(),
-        });
+        let flat = k.flat.then(|| format!("{}.", k.flat_name()));
+        for prefix in std::iter::once(format!("{}.", k.name)).chain(flat) {
+            acls.push(Acl {
+                resource: Resource::Topic(prefix),
+                prefixed: true,
+                operations: topic_ops.clone(),
+            });
+        }
     }
     acls.push(Acl {
         resource: Resource::Group(GROUP.to_owned()),
@@ -101,6 +104,7 @@ pub fn worker_properties(stack: &Stack, creds: &Credentials) -> String {
          plugin.path=/opt/connect/plugins\n\
          listeners=http://0.0.0.0:{REST_PORT}\n\
          rest.advertised.host.name={host}\n\
+         plugin.discovery=service_load\n\
          config.providers=file\n\
          config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n",
         bootstrap = super::registry::bootstrap(stack),
@@ -179,6 +183,31 @@ pub fn connector_config(stack: &Stack, k: &ConnectorSpec) -> BTreeMap<String, St
     c
 }
 
+/// The flattening twin of a connector ClickHouse reads: its own slot and publication, topics
+/// `<name>-flat.public.<table>` holding each row's new state (`ExtractNewRecordState`; a delete
+/// is the old row with `__deleted = "true"`).
+pub fn flat_connector_config(stack: &Stack, k: &ConnectorSpec) -> BTreeMap<String, String> {
+    let twin = ConnectorSpec {
+        name: k.flat_name(),
+        ..k.clone()
+    };
+    let mut c = connector_config(stack, &twin);
+    c.extend([
+        ("transforms".to_owned(), "unwrap".to_owned()),
+        (
+            "transforms.unwrap.type".into(),
+            "io.debezium.transforms.ExtractNewRecordState".into(),
+        ),
+        // A delete becomes the old row with `__deleted = "true"` and no tombstone (the key
+        // Debezium 2.5+ and 3.x read; `delete.handling.mode` is gone in 3.x).
+        (
+            "transforms.unwrap.delete.tombstone.handling.mode".into(),
+            "rewrite".into(),
+        ),
+    ]);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +223,7 @@ mod tests {
                 ("snapshot.mode".into(), "no_data".into()),
                 ("slot.name".into(), "mine".into()),
             ]),
+            flat: true,
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("stack.yaml");
@@ -203,6 +233,10 @@ mod tests {
         let props = worker_properties(&stack, &Credentials::fixed(&stack));
         assert!(props.contains("producer.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"kh-connect\" password=\"kh-connect-secret\";"));
         assert!(!props.contains("postgres-secret"));
+        let flat = flat_connector_config(&stack, &k);
+        assert_eq!(flat["topic.prefix"], "app-cdc-flat");
+        assert_eq!(flat["slot.name"], "kh_app_cdc_flat");
+        assert_eq!(flat["transforms.unwrap.delete.tombstone.handling.mode"], "rewrite");
         assert_eq!(c["snapshot.mode"], "no_data");
         assert_eq!(c["slot.name"], "kh_app_cdc");
         assert_eq!(c["table.include.list"], "public.orders");

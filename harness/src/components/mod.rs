@@ -1,6 +1,7 @@
 //! One file per component: how its configuration files are rendered and how its container is started.
 //! Rendering is pure (snapshot-tested); starting goes through `runtime`.
 
+pub mod clickhouse;
 pub mod connect;
 pub mod kafka;
 pub mod mirror_maker;

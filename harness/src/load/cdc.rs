@@ -248,3 +248,172 @@ mod tests {
         assert!((r.latency_p50_ms - 500.0).abs() < 1e-6);
     }
 }
+
+/// A row of a ClickHouse base table, as read back.
+#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
+pub struct ClickHouseRow {
+    pub id: i64,
+    pub version: i32,
+    pub __deleted: String,
+}
+
+/// One ClickHouse table compared with the PostgreSQL rows its writer left.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct ClickHouseIntegrity {
+    pub table: String,
+    pub writer: String,
+    /// Rows alive in PostgreSQL at the end (by the writer's committed changes).
+    pub expected: u64,
+    /// Rows the writer deleted.
+    pub deleted: u64,
+    /// Rows with the version PostgreSQL has (deleted ones marked deleted, or absent).
+    pub matched: u64,
+    /// Alive in PostgreSQL, absent in ClickHouse.
+    pub missing: u64,
+    /// In ClickHouse with an older version than PostgreSQL's.
+    pub stale: u64,
+    /// Deleted in PostgreSQL, alive in ClickHouse.
+    pub not_deleted: u64,
+    /// Rows ClickHouse has that the writer never committed.
+    pub unexpected: u64,
+    /// Rows whose last change had an unknown outcome: not judged.
+    pub uncertain: u64,
+    /// Seconds from the end of the writer until ClickHouse matched (None: it did not, within
+    /// the wait).
+    pub caught_up_after_s: Option<f64>,
+    /// A few rows that did not match, as `id: what`.
+    pub samples: Vec<String>,
+    /// The read-back error, when ClickHouse could not be queried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ClickHouseIntegrity {
+    pub fn passed(&self) -> bool {
+        self.error.is_none()
+            && self.missing == 0
+            && self.stale == 0
+            && self.not_deleted == 0
+            && self.unexpected == 0
+    }
+}
+
+/// The final state of each row the writer touched: (version, deleted), `None` when its last
+/// change had an unknown outcome.
+pub fn final_rows(changes: &[Change]) -> HashMap<i64, Option<(i32, bool)>> {
+    let mut rows: HashMap<i64, Option<(i32, bool)>> = HashMap::new();
+    for c in changes {
+        let state = (!c.unknown).then_some((c.version, c.op == Op::Delete));
+        rows.insert(c.id, state);
+    }
+    rows
+}
+
+/// Compares ClickHouse's rows (after `FINAL`) with the writer's final state.
+pub fn compare_clickhouse(
+    table: &str,
+    writer: &str,
+    expected: &HashMap<i64, Option<(i32, bool)>>,
+    rows: &[ClickHouseRow],
+) -> ClickHouseIntegrity {
+    let mut out = ClickHouseIntegrity {
+        table: table.to_owned(),
+        writer: writer.to_owned(),
+        ..ClickHouseIntegrity::default()
+    };
+    let have: HashMap<i64, &ClickHouseRow> = rows.iter().map(|r| (r.id, r)).collect();
+    let sample = |out: &mut ClickHouseIntegrity, s: String| {
+        if out.samples.len() < 5 {
+            out.samples.push(s);
+        }
+    };
+    for (id, state) in expected {
+        let Some((version, deleted)) = *state else {
+            out.uncertain += 1;
+            continue;
+        };
+        let row = have.get(id);
+        let alive = row.filter(|r| r.__deleted != "true");
+        if deleted {
+            out.deleted += 1;
+            if alive.is_some() {
+                out.not_deleted += 1;
+                sample(
+                    &mut out,
+                    format!("{id}: deleted in PostgreSQL, alive in ClickHouse"),
+                );
+            } else {
+                out.matched += 1;
+            }
+            continue;
+        }
+        out.expected += 1;
+        match alive {
+            None => {
+                out.missing += 1;
+                sample(&mut out, format!("{id}: version {version} missing"));
+            }
+            Some(r) if r.version < version => {
+                out.stale += 1;
+                sample(
+                    &mut out,
+                    format!(
+                        "{id}: version {} in ClickHouse, {version} in PostgreSQL",
+                        r.version
+                    ),
+                );
+            }
+            Some(_) => out.matched += 1,
+        }
+    }
+    out.unexpected = u64::try_from(
+        rows.iter()
+            .filter(|r| !expected.contains_key(&r.id))
+            .count(),
+    )
+    .unwrap_or(0);
+    out
+}
+
+#[cfg(test)]
+mod clickhouse_tests {
+    use super::*;
+
+    #[test]
+    fn final_state_against_clickhouse_rows() {
+        let ch = |id, version, op, unknown| Change {
+            id,
+            version,
+            op,
+            at_s: 0.0,
+            unknown,
+        };
+        let changes = [
+            ch(1, 1, Op::Insert, false),
+            ch(1, 2, Op::Update, false),
+            ch(2, 1, Op::Insert, false),
+            ch(2, 1, Op::Delete, false),
+            ch(3, 1, Op::Insert, false),
+            ch(4, 1, Op::Insert, true),
+        ];
+        let expected = final_rows(&changes);
+        let row = |id, version, deleted: &str| ClickHouseRow {
+            id,
+            version,
+            __deleted: deleted.into(),
+        };
+        let ok = [row(1, 2, "false"), row(2, 1, "true"), row(3, 1, "false")];
+        let r = compare_clickhouse("t", "w", &expected, &ok);
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(
+            (r.expected, r.deleted, r.matched, r.uncertain),
+            (2, 1, 3, 1)
+        );
+        let bad = [row(1, 1, "false"), row(2, 1, "false"), row(9, 1, "false")];
+        let r = compare_clickhouse("t", "w", &expected, &bad);
+        assert_eq!(
+            (r.stale, r.not_deleted, r.missing, r.unexpected),
+            (1, 1, 1, 1)
+        );
+    }
+}

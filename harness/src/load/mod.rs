@@ -136,6 +136,9 @@ pub struct LoadResults {
     /// Each writer's changes reconciled with its table's Debezium topic.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cdc: Vec<cdc::CdcIntegrity>,
+    /// Each ClickHouse table compared with the rows its writer left in PostgreSQL.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clickhouse: Vec<cdc::ClickHouseIntegrity>,
 }
 
 impl LoadResults {
@@ -171,6 +174,8 @@ pub struct LoadSet {
     postgres: Option<tokio_postgres::Config>,
     /// Per writer whose table a connector captures: the topic, and its reader once started.
     cdc: Vec<CdcSlot>,
+    /// The stack's ClickHouse and (ClickHouse table, writer) pairs to compare at the end.
+    clickhouse: Option<(::clickhouse::Client, Vec<(String, String)>)>,
     registry: Option<Arc<RegistryClient>>,
     registrations: Registrations,
     router: Option<RouterSlot>,
@@ -308,6 +313,24 @@ impl LoadSet {
                 })
                 .collect(),
             postgres: running.postgres_config(),
+            clickhouse: running
+                .clickhouse_client()
+                .zip(running.stack.clickhouse.as_ref())
+                .map(|(client, h)| {
+                    let pairs = h
+                        .tables
+                        .iter()
+                        .filter_map(|t| {
+                            let w = scenario
+                                .load
+                                .postgres_writers
+                                .iter()
+                                .find(|w| w.table == t.source_table)?;
+                            Some((t.name.clone(), w.name.clone()))
+                        })
+                        .collect();
+                    (client, pairs)
+                }),
             cdc: scenario
                 .load
                 .postgres_writers
@@ -1219,6 +1242,49 @@ impl LoadSet {
         out
     }
 
+    /// Waits (up to 60 s) until each ClickHouse table holds the rows its writer left, then
+    /// compares.
+    async fn finish_clickhouse(&self) -> Vec<cdc::ClickHouseIntegrity> {
+        let Some((client, pairs)) = &self.clickhouse else {
+            return Vec::new();
+        };
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(60);
+        let mut out = Vec::new();
+        for (table, writer) in pairs {
+            let changes = self
+                .writers
+                .get(writer)
+                .and_then(|w| w.changes.lock().ok().map(|c| c.clone()))
+                .unwrap_or_default();
+            let expected = cdc::final_rows(&changes);
+            let query = format!("SELECT id, version, __deleted FROM {table} FINAL");
+            let result = loop {
+                let r = match client.query(&query).fetch_all::<cdc::ClickHouseRow>().await {
+                    Ok(rows) => cdc::compare_clickhouse(table, writer, &expected, &rows),
+                    Err(e) => cdc::ClickHouseIntegrity {
+                        table: table.clone(),
+                        writer: writer.clone(),
+                        error: Some(e.to_string()),
+                        ..cdc::ClickHouseIntegrity::default()
+                    },
+                };
+                if r.passed() {
+                    break cdc::ClickHouseIntegrity {
+                        caught_up_after_s: Some(t0.elapsed().as_secs_f64()),
+                        ..r
+                    };
+                }
+                if Instant::now() >= deadline {
+                    break r;
+                }
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+            };
+            out.push(result);
+        }
+        out
+    }
+
     pub fn is_active(&self) -> bool {
         self.producers.values().any(|p| p.task.is_some())
             || self.consumers.values().any(|c| c.task.is_some())
@@ -1256,6 +1322,7 @@ impl LoadSet {
         });
         let switches = self.switch_reports();
         let cdc = self.finish_cdc().await;
+        let clickhouse = self.finish_clickhouse().await;
         let mut consumers = Vec::new();
         for slot in self.consumers.into_values() {
             if let Some((stop, task)) = slot.sampler {
@@ -1290,6 +1357,7 @@ impl LoadSet {
             routing,
             switches,
             cdc,
+            clickhouse,
             postgres_writers: self.writers.into_values().filter_map(|w| w.stats).collect(),
             registrations: self
                 .registrations

@@ -103,6 +103,19 @@ impl Plan {
                         .map_or_else(String::new, |p| p.image.reference().to_owned()),
                     source: "built",
                 },
+                (NodeId::ClickHouse(_), _) => PlannedNode {
+                    node: node.to_string(),
+                    component: "clickhouse",
+                    version: stack
+                        .clickhouse
+                        .as_ref()
+                        .map_or_else(String::new, |h| h.version.clone()),
+                    image: stack
+                        .clickhouse
+                        .as_ref()
+                        .map_or_else(String::new, |h| h.image.reference().to_owned()),
+                    source: "built",
+                },
                 (NodeId::Connect(_), _) => PlannedNode {
                     node: node.to_string(),
                     component: "connect",

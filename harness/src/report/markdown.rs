@@ -159,6 +159,31 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if !r.clickhouse.is_empty() {
+        let _ = writeln!(
+            o,
+            "## ClickHouse against PostgreSQL\n\n| table | writer | alive expected | deleted | matched | missing | stale | not deleted | unexpected | uncertain | caught up after |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for h in &r.clickhouse {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                h.table,
+                h.writer,
+                h.expected,
+                h.deleted,
+                h.matched,
+                h.missing,
+                h.stale,
+                h.not_deleted,
+                h.unexpected,
+                h.uncertain,
+                h.caught_up_after_s
+                    .map_or_else(|| "not within 60 s".to_owned(), |s| format!("{s:.1} s"))
+            );
+        }
+        o.push('\n');
+    }
     if let Some(c) = &r.canary {
         o.push_str(&super::canary::markdown(c));
     }

@@ -94,6 +94,9 @@ pub struct Report {
     /// Each writer's changes reconciled with its table's Debezium topic.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cdc: Vec<crate::load::cdc::CdcIntegrity>,
+    /// Each ClickHouse table compared with PostgreSQL's rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clickhouse: Vec<crate::load::cdc::ClickHouseIntegrity>,
 }
 
 /// Where the run's wall time went: the harness's own work before and after, waiting on the
@@ -201,6 +204,7 @@ impl Report {
         self.switches = results.switches;
         self.postgres_writers = results.postgres_writers;
         self.cdc = results.cdc;
+        self.clickhouse = results.clickhouse;
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
@@ -469,6 +473,7 @@ mod tests {
             switches: Vec::new(),
             postgres_writers: Vec::new(),
             cdc: Vec::new(),
+            clickhouse: Vec::new(),
         }
     }
 

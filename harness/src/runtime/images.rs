@@ -45,6 +45,9 @@ pub fn needed(stack: &Stack) -> Vec<(&'static str, String, ImageRef)> {
     if let Some(k) = &stack.connect {
         out.push(("connect", k.version.clone(), k.image.clone()));
     }
+    if let Some(h) = &stack.clickhouse {
+        out.push(("clickhouse", h.version.clone(), h.image.clone()));
+    }
     // Green's brokers and MirrorMaker run green's release.
     if let Some(g) = stack
         .green

@@ -69,6 +69,8 @@ pub enum StartError {
     Postgres { what: String, error: String },
     #[error("Kafka Connect: {what}: {error}")]
     Connect { what: String, error: String },
+    #[error("ClickHouse: {what}: {error}")]
+    ClickHouse { what: String, error: String },
 }
 
 /// One run's identity on the Docker engine.
@@ -170,6 +172,8 @@ pub struct RunningStack {
     pub postgres_port: Option<u16>,
     /// Kafka Connect's published REST port, when the stack has it.
     pub connect_port: Option<u16>,
+    /// ClickHouse's published HTTP port, when the stack has it.
+    pub clickhouse_port: Option<u16>,
     /// Production keys the harness replaced (the same for every broker).
     pub overridden: Vec<Overridden>,
     /// KRaft: the cluster id every node's storage was formatted with.
@@ -354,6 +358,7 @@ impl RunningStack {
             }
             NodeId::Postgres(_) => self.wait_postgres(timeout).await,
             NodeId::Connect(_) => self.wait_connect(timeout).await,
+            NodeId::ClickHouse(_) => self.wait_clickhouse(timeout).await,
             // Others may be down on purpose (a fault scenario): this broker only has to be back.
             NodeId::Kafka(n) => {
                 wait_broker(
@@ -541,6 +546,16 @@ impl RunningStack {
                 what: "re-creating connect-1".into(),
                 error: "the stack has no connect".into(),
             })?,
+            NodeId::ClickHouse(_) => clickhouse::container(
+                &self.run,
+                &self.stack,
+                self.clickhouse_port.unwrap_or(0),
+                &self.creds,
+            )
+            .ok_or_else(|| StartError::ClickHouse {
+                what: "re-creating clickhouse-1".into(),
+                error: "the stack has no clickhouse".into(),
+            })?,
         };
         let since = unix_s();
         create_and_start(&self.run, &spec).await?;
@@ -705,6 +720,7 @@ impl RunningStack {
             }
             NodeId::Postgres(_) => self.postgres_version().await,
             NodeId::Connect(_) => self.connect_version().await,
+            NodeId::ClickHouse(_) => self.clickhouse_version().await,
         }
     }
 
@@ -749,6 +765,7 @@ impl RunningStack {
     }
 }
 
+pub mod clickhouse;
 mod connect;
 mod migration;
 mod mirror;
@@ -775,7 +792,8 @@ pub async fn start(
             + usize::from(stack.kafka.brokers)
             + usize::from(stack.registry.is_some())
             + usize::from(stack.postgres.is_some())
-            + usize::from(stack.connect.is_some()),
+            + usize::from(stack.connect.is_some())
+            + usize::from(stack.clickhouse.is_some()),
     )
     .into_iter();
     let zookeeper_ports: BTreeMap<u8, u16> = (1..=zk_nodes)
@@ -787,6 +805,7 @@ pub async fn start(
     let registry_port = stack.registry.as_ref().map(|_| ports.next().unwrap_or(0));
     let postgres_port = stack.postgres.as_ref().map(|_| ports.next().unwrap_or(0));
     let connect_port = stack.connect.as_ref().map(|_| ports.next().unwrap_or(0));
+    let clickhouse_port = stack.clickhouse.as_ref().map(|_| ports.next().unwrap_or(0));
     // PostgreSQL needs nothing of Kafka: it starts first and is waited for after the brokers.
     if let Some(spec) = postgres::container(run, stack, postgres_port.unwrap_or(0), &creds) {
         progress.say("starting PostgreSQL");
@@ -906,6 +925,7 @@ pub async fn start(
         registry_port,
         postgres_port,
         connect_port,
+        clickhouse_port,
         overridden,
         cluster_id,
         nodes: Mutex::new(nodes),
@@ -931,6 +951,7 @@ pub async fn start(
     }
     running.start_postgres(progress).await?;
     running.start_connect(progress).await?;
+    running.start_clickhouse(progress).await?;
     Ok(running)
 }
 

@@ -240,10 +240,10 @@ fn connect_spec(
             &path.key("version"),
             format!("`{version}` is not a Debezium release; expected e.g. \"3.6.1.Final\""),
         );
-    } else if parts[0].parse::<u32>().unwrap_or(0) < 3 {
+    } else if parts[0].parse::<u32>().unwrap_or(0) < 2 {
         c.error(
             &path.key("version"),
-            format!("Debezium {version}: the harness builds Debezium 3.x (the 2.x connectors are not served here)"),
+            format!("Debezium {version}: the harness builds Debezium 2.x and 3.x"),
         );
     }
     let mut names = BTreeSet::new();
@@ -312,8 +312,121 @@ fn connect_spec(
                 name: k.name,
                 tables: k.tables,
                 config: k.config,
+                flat: false,
             })
             .collect(),
+    }
+}
+
+fn clickhouse_spec(
+    c: &mut Checker,
+    path: &KeyPath,
+    raw: ClickHouseSerde,
+    mut connect: Option<&mut ConnectSpec>,
+    base_dir: &Path,
+) -> ClickHouseSpec {
+    let version = raw.version.unwrap_or_else(|| "18.16".to_owned());
+    if version != "18.16" {
+        c.error(
+            &path.key("version"),
+            format!("ClickHouse {version} is not packaged here: the harness builds its image from Debian bookworm's packages, which have 18.16 only"),
+        );
+    }
+    let config = raw.config_xml.map(|f| {
+        let file = base_dir.join(&f);
+        if !file.is_file() {
+            c.error(
+                &path.key("config_xml"),
+                format!("no file {}", file.display()),
+            );
+        }
+        file
+    });
+    if raw.tables.is_empty() {
+        c.error(&path.key("tables"), "at least one table is needed");
+    }
+    let mut names = BTreeSet::new();
+    let mut tables = Vec::new();
+    for (i, t) in raw.tables.into_iter().enumerate() {
+        let tp = path.key("tables").index(i);
+        let ident = !t.name.is_empty()
+            && t.name
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_lowercase())
+            && t.name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        if !ident {
+            c.error(&tp.key("name"), format!("`{}`: a table name here is lower-case letters, digits and `_`, starting with a letter", t.name));
+        } else if !names.insert(t.name.clone()) {
+            c.error(
+                &tp.key("name"),
+                format!("table `{}` is declared twice", t.name),
+            );
+        }
+        let topic = match connect.as_deref_mut() {
+            None => {
+                c.error(
+                    &tp.key("connector"),
+                    "the stack has no `connect:` section whose topics ClickHouse could read",
+                );
+                String::new()
+            }
+            Some(k) => match k.connectors.iter_mut().find(|x| x.name == t.connector) {
+                None => {
+                    let known: Vec<&str> = k.connectors.iter().map(|x| x.name.as_str()).collect();
+                    let hint = did_you_mean(&t.connector, known.iter().copied())
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    c.error(
+                        &tp.key("connector"),
+                        format!(
+                            "unknown connector `{}`: `connect.connectors` has {}{hint}",
+                            t.connector,
+                            known.join(", ")
+                        ),
+                    );
+                    String::new()
+                }
+                Some(x) if !x.tables.contains(&t.table) => {
+                    c.error(
+                        &tp.key("table"),
+                        format!(
+                            "connector `{}` does not capture table `{}` (it captures {})",
+                            x.name,
+                            t.table,
+                            x.tables.join(", ")
+                        ),
+                    );
+                    String::new()
+                }
+                Some(x) => {
+                    x.flat = true;
+                    x.flat_topic(&t.table)
+                }
+            },
+        };
+        tables.push(ClickHouseTable {
+            name: t.name,
+            connector: t.connector,
+            source_table: t.table,
+            topic,
+            view_where: t.view_where,
+        });
+    }
+    ClickHouseSpec {
+        image: ImageRef::Built {
+            tag: format!("kafka-harness/clickhouse:{version}"),
+        },
+        version,
+        config,
+        start_timeout: c.duration(
+            &path.key("start_timeout"),
+            raw.start_timeout.as_deref(),
+            Duration::from_secs(60),
+        ),
+        tables,
     }
 }
 
@@ -527,11 +640,29 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
             format!("`{CONNECT_USER}` is reserved for Kafka Connect's own user"),
         );
     }
-    let connect = raw
+    let mut connect = raw
         .connect
         .map(|k| connect_spec(&mut c, &root.key("connect"), k, postgres.as_ref()));
+    if users.iter().any(|u| u.name == CLICKHOUSE_USER) {
+        c.error(
+            &root.key("security").key("users"),
+            format!("`{CLICKHOUSE_USER}` is reserved for ClickHouse's own user"),
+        );
+    }
+    let clickhouse = raw.clickhouse.map(|h| {
+        clickhouse_spec(
+            &mut c,
+            &root.key("clickhouse"),
+            h,
+            connect.as_mut(),
+            base_dir,
+        )
+    });
     if let Some(k) = &connect {
         users.push(crate::components::connect::kafka_user(k));
+    }
+    if let Some(h) = &clickhouse {
+        users.push(crate::components::clickhouse::kafka_user(h));
     }
 
     c.finish(Stack {
@@ -543,6 +674,7 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
         registry,
         postgres,
         connect,
+        clickhouse,
         users,
         green,
         prefix: "",
@@ -1080,7 +1212,7 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     }
                     // Never named above: Debian packages one PostgreSQL release, and Connect
                     // workers are not rolled yet.
-                    Component::Postgres | Component::Connect => continue,
+                    Component::Postgres | Component::Connect | Component::ClickHouse => continue,
                 };
                 if matches!(component, Component::Kafka | Component::Controller) {
                     topology.refuse_roll(&mut c, &up);
@@ -1106,7 +1238,8 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     Component::ZooKeeper
                     | Component::Registry
                     | Component::Postgres
-                    | Component::Connect => {}
+                    | Component::Connect
+                    | Component::ClickHouse => {}
                 }
                 if let Some(pin) = &u.pin_protocol {
                     let ok = pin.split('.').count() >= 2

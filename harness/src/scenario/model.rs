@@ -118,6 +118,8 @@ pub struct Stack {
     pub postgres: Option<PostgresSpec>,
     /// Kafka Connect with Debezium, when the stack has it.
     pub connect: Option<ConnectSpec>,
+    /// ClickHouse reading CDC topics, when the stack has it.
+    pub clickhouse: Option<ClickHouseSpec>,
     /// Blue/green: the second cluster and MirrorMaker 2.
     pub green: Option<GreenSpec>,
     /// Prefixed to every node's host and container name: empty for the stack's own cluster,
@@ -154,6 +156,8 @@ pub struct ConnectorSpec {
     pub name: String,
     pub tables: Vec<String>,
     pub config: BTreeMap<String, String>,
+    /// ClickHouse reads its tables: a second connector, `<name>-flat`, writes them flattened.
+    pub flat: bool,
 }
 
 impl ConnectorSpec {
@@ -161,7 +165,41 @@ impl ConnectorSpec {
     pub fn topic(&self, table: &str) -> String {
         format!("{}.public.{table}", self.name)
     }
+
+    /// The name of the flattening connector.
+    pub fn flat_name(&self) -> String {
+        format!("{}-flat", self.name)
+    }
+
+    /// The topic of `table`'s flattened rows.
+    pub fn flat_topic(&self, table: &str) -> String {
+        format!("{}.public.{table}", self.flat_name())
+    }
 }
+
+/// ClickHouse from Debian's packages.
+#[derive(Debug, Clone)]
+pub struct ClickHouseSpec {
+    /// "18.16" (the image tag).
+    pub version: String,
+    pub image: ImageRef,
+    pub config: Option<PathBuf>,
+    pub start_timeout: Duration,
+    pub tables: Vec<ClickHouseTable>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClickHouseTable {
+    pub name: String,
+    pub connector: String,
+    pub source_table: String,
+    /// The flattened topic it reads.
+    pub topic: String,
+    pub view_where: Option<String>,
+}
+
+/// The Kafka user ClickHouse reads as.
+pub const CLICKHOUSE_USER: &str = "kh-clickhouse";
 
 /// The Kafka user Connect logs in as (its ACLs are added by the loader).
 pub const CONNECT_USER: &str = "kh-connect";
@@ -279,6 +317,7 @@ impl Stack {
             registry: None,
             postgres: None,
             connect: None,
+            clickhouse: None,
             users: self.users.clone(),
             green: None,
             prefix: GREEN_PREFIX,
@@ -295,6 +334,7 @@ impl Stack {
             .chain(self.registry.iter().map(|_| NodeId::Registry(1)))
             .chain(self.postgres.iter().map(|_| NodeId::Postgres(1)))
             .chain(self.connect.iter().map(|_| NodeId::Connect(1)))
+            .chain(self.clickhouse.iter().map(|_| NodeId::ClickHouse(1)))
             .collect()
     }
 }
@@ -906,6 +946,7 @@ pub enum Component {
     Registry,
     Postgres,
     Connect,
+    ClickHouse,
 }
 
 impl Component {
@@ -917,6 +958,7 @@ impl Component {
             Self::Registry => "registry",
             Self::Postgres => "postgres",
             Self::Connect => "connect",
+            Self::ClickHouse => "clickhouse",
         }
     }
 
@@ -928,6 +970,7 @@ impl Component {
             Self::Registry => "registry",
             Self::Postgres => "postgres",
             Self::Connect => "connect",
+            Self::ClickHouse => "clickhouse",
         }
     }
 }
@@ -946,6 +989,8 @@ pub enum NodeId {
     Postgres(u8),
     /// The Kafka Connect worker (there is one: `connect-1`).
     Connect(u8),
+    /// ClickHouse (there is one: `clickhouse-1`).
+    ClickHouse(u8),
 }
 
 impl fmt::Display for NodeId {
@@ -957,6 +1002,7 @@ impl fmt::Display for NodeId {
             Self::Registry(n) => write!(f, "registry-{n}"),
             Self::Postgres(n) => write!(f, "postgres-{n}"),
             Self::Connect(n) => write!(f, "connect-{n}"),
+            Self::ClickHouse(n) => write!(f, "clickhouse-{n}"),
         }
     }
 }
@@ -970,6 +1016,7 @@ impl NodeId {
             Self::Registry(_) => Component::Registry,
             Self::Postgres(_) => Component::Postgres,
             Self::Connect(_) => Component::Connect,
+            Self::ClickHouse(_) => Component::ClickHouse,
         }
     }
 
@@ -980,7 +1027,8 @@ impl NodeId {
             | Self::Kafka(n)
             | Self::Registry(n)
             | Self::Postgres(n)
-            | Self::Connect(n) => u32::from(n),
+            | Self::Connect(n)
+            | Self::ClickHouse(n) => u32::from(n),
             Self::Controller(n) => CONTROLLER_ID_BASE + u32::from(n),
         }
     }
@@ -998,6 +1046,7 @@ impl FromStr for NodeId {
             "registry" => Ok(Self::Registry(n)),
             "postgres" => Ok(Self::Postgres(n)),
             "connect" => Ok(Self::Connect(n)),
+            "clickhouse" => Ok(Self::ClickHouse(n)),
             _ => Err(()),
         }
     }

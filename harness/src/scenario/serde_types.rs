@@ -40,6 +40,10 @@ pub struct StackSerde {
     /// connector, and the connectors the harness submits to it.
     #[serde(default)]
     pub connect: Option<ConnectSerde>,
+    /// ClickHouse reading Debezium's topics into tables, as production ingests them: per table a
+    /// Kafka engine table, a materialized view and a ReplacingMergeTree base table.
+    #[serde(default)]
+    pub clickhouse: Option<ClickHouseSerde>,
     /// Blue/green: a second cluster ("green") beside the stack's own ("blue"), on the same network
     /// with the same users and ACLs, which MirrorMaker 2 replicates the scenario's topics and
     /// consumer groups into.
@@ -88,6 +92,42 @@ pub struct ConnectSerde {
     /// topics `<name>.public.<table>`.
     #[serde(default)]
     pub connectors: Vec<ConnectorSerde>,
+}
+
+/// ClickHouse from Debian's packages (bookworm has 18.16 only: no `AvroConfluent` format, so its
+/// Kafka tables read JSON rows flattened by Debezium's `ExtractNewRecordState`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseSerde {
+    /// "18.16" (default; the release Debian bookworm packages).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Production's server settings: a config.d XML file relative to the stack file.
+    #[serde(default)]
+    pub config_xml: Option<String>,
+    /// How long the server may take to answer, e.g. "60s" (default).
+    #[serde(default)]
+    pub start_timeout: Option<String>,
+    /// The tables ClickHouse fills from CDC topics.
+    pub tables: Vec<ClickHouseTableSerde>,
+}
+
+/// A ClickHouse table filled from one PostgreSQL table's changes: `<name>_queue` (Kafka engine,
+/// JSONEachRow, consumer group `kh-clickhouse-<name>`), `<name>_mv` (materialized view) and
+/// `<name>` (ReplacingMergeTree by `version`, ordered by `id`; deleted rows kept with
+/// `__deleted = 'true'`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseTableSerde {
+    pub name: String,
+    /// The connector of `connect.connectors` whose changes it reads.
+    pub connector: String,
+    /// The PostgreSQL table (one of the connector's `tables`).
+    pub table: String,
+    /// Production's filter in the materialized view, a ClickHouse expression over the columns
+    /// (e.g. `producer >= 0`).
+    #[serde(default)]
+    pub view_where: Option<String>,
 }
 
 /// A Debezium PostgreSQL connector (pgoutput, a publication and a replication slot of its own).

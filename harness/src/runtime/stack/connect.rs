@@ -156,21 +156,35 @@ impl RunningStack {
             what,
             error: self.creds.redact(&error),
         };
+        let mut submissions = Vec::new();
         for k in &spec.connectors {
-            let config = connect::connector_config(&self.stack, k);
+            submissions.push((
+                k.name.clone(),
+                k.clone(),
+                connect::connector_config(&self.stack, k),
+            ));
+            if k.flat {
+                submissions.push((
+                    k.flat_name(),
+                    k.clone(),
+                    connect::flat_connector_config(&self.stack, k),
+                ));
+            }
+        }
+        for (name, k, config) in &submissions {
             let body = serde_json::to_string(&config).unwrap_or_default();
-            let path = format!("/connectors/{}/config", k.name);
+            let path = format!("/connectors/{}/config", name);
             match call(port, Method::PUT, &path, Some(body)).await {
                 Ok((200 | 201, _)) => {}
                 Ok((status, body)) => {
                     return Err(failed(
-                        format!("submitting connector {}", k.name),
+                        format!("submitting connector {}", name),
                         format!("{status}: {body}"),
                     ))
                 }
-                Err(e) => return Err(failed(format!("submitting connector {}", k.name), e)),
+                Err(e) => return Err(failed(format!("submitting connector {}", name), e)),
             }
-            let status_path = format!("/connectors/{}/status", k.name);
+            let status_path = format!("/connectors/{}/status", name);
             let deadline = Instant::now() + spec.start_timeout;
             loop {
                 let seen = call(port, Method::GET, &status_path, None).await;
@@ -186,7 +200,7 @@ impl RunningStack {
                 {
                     let trace: String = trace.lines().take(12).collect::<Vec<_>>().join("\n    ");
                     return Err(failed(
-                        format!("connector {}", k.name),
+                        format!("connector {}", name),
                         format!("it FAILED:\n    {trace}"),
                     ));
                 }
@@ -198,7 +212,7 @@ impl RunningStack {
                 }
                 if Instant::now() >= deadline {
                     return Err(failed(
-                        format!("connector {}", k.name),
+                        format!("connector {}", name),
                         format!(
                             "not running within {}s (connector {connector}, tasks {:?})",
                             spec.start_timeout.as_secs(),
@@ -210,11 +224,11 @@ impl RunningStack {
             }
             progress.say(format!(
                 "connector {} runs: table(s) {} to {}",
-                k.name,
+                name,
                 k.tables.join(", "),
                 k.tables
                     .iter()
-                    .map(|t| k.topic(t))
+                    .map(|t| format!("{name}.public.{t}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
