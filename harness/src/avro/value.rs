@@ -121,7 +121,6 @@ fn encode_with(
     })
 }
 
-#[cfg(test)]
 /// Decode an Avro body written with `writer`, read with `reader` (schema resolution) or with the
 /// writer schema when None. Bytes left over after the datum are an error.
 pub fn decode(writer: &Schema, reader: Option<&Schema>, body: &[u8]) -> Result<Value, String> {

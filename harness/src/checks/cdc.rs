@@ -31,7 +31,7 @@ pub fn evaluate(
         }
         let caught = h
             .caught_up_after_s
-            .map_or_else(|| "did not catch up within 60 s".to_owned(), |s| format!("caught up {s:.1} s after the writer stopped"));
+            .map_or_else(|| "did not catch up within 30 s".to_owned(), |s| format!("caught up {s:.1} s after the writer stopped"));
         let bad = if h.samples.is_empty() {
             String::new()
         } else {

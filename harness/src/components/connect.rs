@@ -152,6 +152,45 @@ pub fn connector_config(stack: &Stack, k: &ConnectorSpec) -> BTreeMap<String, St
         ),
         ("topic.creation.default.partitions".into(), "1".into()),
     ]);
+    if k.avro {
+        // Apicurio 2.6's converter in the Confluent wire format: magic byte, 4-byte content id,
+        // no headers; schemas registered through the registry's v2 API.
+        let url = format!(
+            "http://{}:8080/apis/registry/v2",
+            crate::scenario::NodeId::Registry(1)
+        );
+        for side in ["key", "value"] {
+            c.extend([
+                (
+                    format!("{side}.converter"),
+                    "io.apicurio.registry.utils.converter.AvroConverter".to_owned(),
+                ),
+                (
+                    format!("{side}.converter.apicurio.registry.url"),
+                    url.clone(),
+                ),
+                (
+                    format!("{side}.converter.apicurio.registry.id-handler"),
+                    "io.apicurio.registry.serde.Legacy4ByteIdHandler".into(),
+                ),
+                (
+                    format!("{side}.converter.apicurio.registry.use-id"),
+                    "contentId".into(),
+                ),
+                (
+                    format!("{side}.converter.apicurio.registry.headers.enabled"),
+                    "false".into(),
+                ),
+                (
+                    format!("{side}.converter.apicurio.registry.auto-register"),
+                    "true".into(),
+                ),
+            ]);
+        }
+        // Debezium's schema names (`<prefix>.public.<table>.Value`) may hold `-`, which Avro
+        // names may not.
+        c.insert("schema.name.adjustment.mode".into(), "avro".into());
+    }
     c.extend(k.config.clone());
     let tables: Vec<String> = k.tables.iter().map(|t| format!("public.{t}")).collect();
     c.extend([
@@ -187,8 +226,10 @@ pub fn connector_config(stack: &Stack, k: &ConnectorSpec) -> BTreeMap<String, St
 /// `<name>-flat.public.<table>` holding each row's new state (`ExtractNewRecordState`; a delete
 /// is the old row with `__deleted = "true"`).
 pub fn flat_connector_config(stack: &Stack, k: &ConnectorSpec) -> BTreeMap<String, String> {
+    // JSON rows, whatever the main connector writes: ClickHouse 18.16 reads JSONEachRow.
     let twin = ConnectorSpec {
         name: k.flat_name(),
+        avro: false,
         ..k.clone()
     };
     let mut c = connector_config(stack, &twin);
@@ -224,6 +265,7 @@ mod tests {
                 ("slot.name".into(), "mine".into()),
             ]),
             flat: true,
+            avro: false,
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("stack.yaml");
@@ -236,7 +278,10 @@ mod tests {
         let flat = flat_connector_config(&stack, &k);
         assert_eq!(flat["topic.prefix"], "app-cdc-flat");
         assert_eq!(flat["slot.name"], "kh_app_cdc_flat");
-        assert_eq!(flat["transforms.unwrap.delete.tombstone.handling.mode"], "rewrite");
+        assert_eq!(
+            flat["transforms.unwrap.delete.tombstone.handling.mode"],
+            "rewrite"
+        );
         assert_eq!(c["snapshot.mode"], "no_data");
         assert_eq!(c["slot.name"], "kh_app_cdc");
         assert_eq!(c["table.include.list"], "public.orders");

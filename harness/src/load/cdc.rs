@@ -24,6 +24,46 @@ pub struct Event {
     pub at_s: f64,
 }
 
+/// The same from Debezium's Avro envelope (`before`/`after` unions of null and the row record,
+/// `op` a string), decoded with its writer schema.
+pub fn parse_avro(value: &apache_avro::types::Value) -> Option<(i64, i32, Op)> {
+    use apache_avro::types::Value as V;
+    let V::Record(fields) = value else {
+        return None;
+    };
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let unwrap = |v: &V| -> Option<Vec<(String, V)>> {
+        match v {
+            V::Union(_, inner) => match inner.as_ref() {
+                V::Record(r) => Some(r.clone()),
+                _ => None,
+            },
+            V::Record(r) => Some(r.clone()),
+            _ => None,
+        }
+    };
+    let (op, row) = match field("op")? {
+        V::String(s) => match s.as_str() {
+            "c" | "r" => (Op::Insert, unwrap(field("after")?)?),
+            "u" => (Op::Update, unwrap(field("after")?)?),
+            "d" => (Op::Delete, unwrap(field("before")?)?),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let get = |name: &str| row.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let id = match get("id")? {
+        V::Long(x) => x,
+        V::Int(x) => i64::from(x),
+        _ => return None,
+    };
+    let version = match get("version")? {
+        V::Int(x) => x,
+        _ => return None,
+    };
+    Some((id, version, op))
+}
+
 /// Debezium's envelope → (id, version, op); snapshot reads (`r`) count as inserts. `None` for a
 /// value that is not a change event of a writer's row (a tombstone, another table's shape).
 pub fn parse(value: &[u8]) -> Option<(i64, i32, Op)> {
@@ -52,6 +92,9 @@ pub struct CdcReader {
     pub epoch: Instant,
     /// Unix milliseconds at `epoch`, to place record timestamps on the run's clock.
     pub epoch_unix_ms: i64,
+    /// Avro values in the Confluent wire format, writer schemas fetched from this registry;
+    /// `None`: JSON without schemas.
+    pub registry: Option<Arc<crate::avro::RegistryClient>>,
 }
 
 impl CdcReader {
@@ -76,7 +119,18 @@ impl CdcReader {
             tokio::select! {
                 m = consumer.recv() => match m {
                     Ok(m) => {
-                        let Some((id, version, op)) = m.payload().and_then(parse) else { continue };
+                        let parsed = match (&self.registry, m.payload()) {
+                            (_, None) => None,
+                            (None, Some(p)) => parse(p),
+                            (Some(r), Some(p)) => match self.decode_avro(r, p).await {
+                                Ok(v) => parse_avro(&v),
+                                Err(e) => {
+                                    self.error(e);
+                                    None
+                                }
+                            },
+                        };
+                        let Some((id, version, op)) = parsed else { continue };
                         let ts = m.timestamp().to_millis().unwrap_or(self.epoch_unix_ms);
                         let at_s = (ts - self.epoch_unix_ms) as f64 / 1000.0;
                         if let Ok(mut e) = self.events.lock() {
@@ -92,6 +146,19 @@ impl CdcReader {
                 _ = self.stop.changed() => break,
             }
         }
+    }
+
+    async fn decode_avro(
+        &self,
+        registry: &crate::avro::RegistryClient,
+        bytes: &[u8],
+    ) -> Result<apache_avro::types::Value, String> {
+        let (id, body) = crate::avro::wire::unframe(bytes).map_err(|e| e.to_string())?;
+        let schema = registry
+            .schema_by_id(id)
+            .await
+            .map_err(|e| format!("writer schema {id}: {e}"))?;
+        crate::avro::value::decode(&schema, None, body)
     }
 
     fn error(&self, e: String) {

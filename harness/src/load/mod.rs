@@ -45,6 +45,8 @@ struct ProducerSlot {
 }
 
 struct CdcSlot {
+    /// Debezium writes Avro (read through the registry).
+    avro: bool,
     writer: String,
     table: String,
     topic: String,
@@ -344,6 +346,7 @@ impl LoadSet {
                         .iter()
                         .find(|k| k.tables.contains(&w.table))?;
                     Some(CdcSlot {
+                        avro: k.avro,
                         writer: w.name.clone(),
                         table: w.table.clone(),
                         topic: k.topic(&w.table),
@@ -408,6 +411,7 @@ impl LoadSet {
                 stop: rx,
                 epoch: self.epoch,
                 epoch_unix_ms,
+                registry: self.registry.clone().filter(|_| slot.avro),
             };
             slot.reader = Some((tx, tokio::spawn(reader.run())));
         }
@@ -1242,14 +1246,14 @@ impl LoadSet {
         out
     }
 
-    /// Waits (up to 60 s) until each ClickHouse table holds the rows its writer left, then
+    /// Waits (up to 30 s) until each ClickHouse table holds the rows its writer left, then
     /// compares.
     async fn finish_clickhouse(&self) -> Vec<cdc::ClickHouseIntegrity> {
         let Some((client, pairs)) = &self.clickhouse else {
             return Vec::new();
         };
         let t0 = Instant::now();
-        let deadline = t0 + Duration::from_secs(60);
+        let deadline = t0 + Duration::from_secs(30);
         let mut out = Vec::new();
         for (table, writer) in pairs {
             let changes = self

@@ -179,7 +179,7 @@ pub fn render(r: &Report) -> String {
                 h.unexpected,
                 h.uncertain,
                 h.caught_up_after_s
-                    .map_or_else(|| "not within 60 s".to_owned(), |s| format!("{s:.1} s"))
+                    .map_or_else(|| "not within 30 s".to_owned(), |s| format!("{s:.1} s"))
             );
         }
         o.push('\n');

@@ -229,7 +229,9 @@ fn connect_spec(
     path: &KeyPath,
     raw: ConnectSerde,
     postgres: Option<&PostgresSpec>,
+    registry: Option<&RegistrySpec>,
 ) -> ConnectSpec {
+    let apicurio = registry.is_some_and(|r| r.image.flavor() == Flavor::Harness);
     let version = raw.version.unwrap_or_else(|| "3.6.1.Final".to_owned());
     let parts: Vec<&str> = version.split('.').collect();
     let numeric = parts.len() == 4
@@ -308,11 +310,33 @@ fn connect_spec(
         connectors: raw
             .connectors
             .into_iter()
-            .map(|k| ConnectorSpec {
-                name: k.name,
-                tables: k.tables,
-                config: k.config,
-                flat: false,
+            .enumerate()
+            .map(|(i, k)| {
+                let fp = path.key("connectors").index(i).key("format");
+                let avro = match k.format.as_deref() {
+                    None => apicurio,
+                    Some("json") => false,
+                    Some("avro") if apicurio => true,
+                    Some("avro") => {
+                        c.error(&fp, if registry.is_some() {
+                            "Debezium writes Avro through Apicurio's converter: the stack's registry must be the harness's Apicurio (no `image:`)"
+                        } else {
+                            "Avro needs the stack's `registry:`; add one or use `format: json`"
+                        });
+                        false
+                    }
+                    Some(other) => {
+                        c.error(&fp, format!("`{other}`: expected `avro` or `json`"));
+                        false
+                    }
+                };
+                ConnectorSpec {
+                    name: k.name,
+                    tables: k.tables,
+                    config: k.config,
+                    flat: false,
+                    avro,
+                }
             })
             .collect(),
     }
@@ -407,6 +431,17 @@ fn clickhouse_spec(
                 }
             },
         };
+        match t.format.as_deref() {
+            None | Some("JSONEachRow") => {}
+            Some("AvroConfluent") => c.error(
+                &tp.key("format"),
+                format!("ClickHouse {version} has no AvroConfluent format (it came in 20.x; Debian packages 18.16 only): read Debezium's flattened JSON rows with `JSONEachRow`"),
+            ),
+            Some(other) => c.error(
+                &tp.key("format"),
+                format!("`{other}`: the harness's Kafka tables read `JSONEachRow` (or `AvroConfluent` on releases that have it)"),
+            ),
+        }
         tables.push(ClickHouseTable {
             name: t.name,
             connector: t.connector,
@@ -640,9 +675,15 @@ fn stack_from_source(source: &Source) -> Result<Stack, InputError> {
             format!("`{CONNECT_USER}` is reserved for Kafka Connect's own user"),
         );
     }
-    let mut connect = raw
-        .connect
-        .map(|k| connect_spec(&mut c, &root.key("connect"), k, postgres.as_ref()));
+    let mut connect = raw.connect.map(|k| {
+        connect_spec(
+            &mut c,
+            &root.key("connect"),
+            k,
+            postgres.as_ref(),
+            registry.as_ref(),
+        )
+    });
     if users.iter().any(|u| u.name == CLICKHOUSE_USER) {
         c.error(
             &root.key("security").key("users"),

@@ -158,6 +158,8 @@ pub struct ConnectorSpec {
     pub config: BTreeMap<String, String>,
     /// ClickHouse reads its tables: a second connector, `<name>-flat`, writes them flattened.
     pub flat: bool,
+    /// Avro through the stack's registry (else JSON without schemas).
+    pub avro: bool,
 }
 
 impl ConnectorSpec {

@@ -128,6 +128,10 @@ pub struct ClickHouseTableSerde {
     /// (e.g. `producer >= 0`).
     #[serde(default)]
     pub view_where: Option<String>,
+    /// The format the Kafka table reads: `JSONEachRow` (default: Debezium's flattened rows).
+    /// `AvroConfluent` (Debezium's Avro through the registry) needs ClickHouse 20.x or later.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// A Debezium PostgreSQL connector (pgoutput, a publication and a replication slot of its own).
@@ -142,6 +146,11 @@ pub struct ConnectorSerde {
     /// the tables are kept), e.g. `{ "snapshot.mode": "no_data" }`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// `avro` (default when the stack has a `registry:`): keys and values through Apicurio's
+    /// converter in the Confluent wire format, schemas registered in the stack's registry.
+    /// `json`: JSON without schemas.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// The green cluster and the MirrorMaker 2 that fills it.
