@@ -962,3 +962,76 @@ fn a_blue_green_stack_and_its_steps_are_validated() {
     let o = harness(&["validate", path.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+const CDC: &str = "name: cdc\nzookeeper:\n  version: \"3.8.4\"\nkafka:\n  version: \"3.7.2\"\n  brokers: 1\npostgres:\n  tables: [orders]\nconnect:\n  connectors:\n    - { name: app-cdc, tables: [orders] }\nclickhouse:\n  tables:\n    - { name: orders, connector: app-cdc, table: orders }\n";
+const WRITING: &str = "name: t\nstack: stack.yaml\nload:\n  postgres_writers:\n    - { name: app, table: orders, changes: 100 }\nsteps:\n  - wait_load: { name: app }\nchecks:\n  cdc_integrity: true\n";
+
+#[test]
+fn a_data_platform_stack_and_its_writers_are_validated() {
+    let (_dir, path) = broken(CDC, WRITING);
+    let o = harness(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A writer's unknown table; a connector's; ClickHouse naming an unknown connector, a table
+    // the connector does not capture, a format 18.16 lacks; a connector overriding the slot.
+    let err = refused(
+        CDC,
+        &WRITING.replace("table: orders", "table: order"),
+        "validate",
+    );
+    assert!(
+        err.contains("load.postgres_writers[0].table: unknown table `order`: the stack's postgres declares orders; did you mean `orders`?"),
+        "{err}"
+    );
+    let err = refused(
+        &CDC.replace("{ name: app-cdc, tables: [orders] }", "{ name: app-cdc, tables: [payments], config: { slot.name: mine } }")
+            .replace("connector: app-cdc, table: orders }", "connector: app-cdc, table: orders, format: AvroConfluent }\n    - { name: other, connector: pg, table: orders }"),
+        WRITING,
+        "validate",
+    );
+    assert!(
+        err.contains("connect.connectors[0].tables[0]: unknown table `payments`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("connect.connectors[0].config.slot.name: `slot.name` is set by the harness"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "clickhouse.tables[0].table: connector `app-cdc` does not capture table `orders`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("clickhouse.tables[0].format: ClickHouse 18.16 has no AvroConfluent format"),
+        "{err}"
+    );
+    assert!(
+        err.contains("clickhouse.tables[1].connector: unknown connector `pg`"),
+        "{err}"
+    );
+    // Releases that are not packaged here; Avro without a registry.
+    let err = refused(
+        &CDC.replace("postgres:\n", "postgres:\n  version: \"16\"\n")
+            .replace("clickhouse:\n", "clickhouse:\n  version: \"23.8\"\n")
+            .replace(
+                "{ name: app-cdc, tables: [orders] }",
+                "{ name: app-cdc, tables: [orders], format: avro }",
+            ),
+        WRITING,
+        "validate",
+    );
+    assert!(
+        err.contains("postgres.version: PostgreSQL 16 is not packaged here"),
+        "{err}"
+    );
+    assert!(
+        err.contains("clickhouse.version: ClickHouse 23.8 is not packaged here"),
+        "{err}"
+    );
+    assert!(
+        err.contains("connect.connectors[0].format: Avro needs the stack's `registry:`"),
+        "{err}"
+    );
+}
