@@ -64,6 +64,14 @@ pub fn needed_by(scenario: &Scenario) -> Vec<(&'static str, String, ImageRef)> {
     let stack = &scenario.stack;
     let mut out = needed(stack);
     for step in &scenario.steps {
+        if let (Step::UpgradeConnect { to, .. }, Some(k)) = (step, &stack.connect) {
+            let image = ImageRef::Built {
+                tag: format!("kafka-harness/connect:{to}"),
+            };
+            if *to != k.version && !out.iter().any(|(_, _, i)| *i == image) {
+                out.push(("connect", to.clone(), image));
+            }
+        }
         if let Step::RollingUpgrade { component, to, .. } = step {
             let base = match (component, &stack.zookeeper, &stack.registry) {
                 (Component::ZooKeeper, Some(zk), _) => &zk.image,

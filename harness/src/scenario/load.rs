@@ -1188,6 +1188,46 @@ fn scenario_from_source(source: &Source) -> Result<Scenario, InputError> {
                     None => continue,
                 }
             }
+            StepKind::RollingUpgrade(u) if u.component == "connect" => {
+                let up = sp.key("rolling_upgrade");
+                match &stack.connect {
+                    None => c.error(&up.key("component"), "the stack has no `connect:` section"),
+                    Some(k) => {
+                        let parts: Vec<&str> = u.to.split('.').collect();
+                        let release = parts.len() == 4
+                            && parts[..3].iter().all(|p| p.parse::<u32>().is_ok())
+                            && parts[3] == "Final";
+                        if !release {
+                            c.error(
+                                &up.key("to"),
+                                format!(
+                                    "`{}` is not a Debezium release; expected e.g. \"3.6.1.Final\"",
+                                    u.to
+                                ),
+                            );
+                        } else if u.to == k.version {
+                            c.error(
+                                &up.key("to"),
+                                format!("connect already runs Debezium {}", u.to),
+                            );
+                        }
+                    }
+                }
+                if u.pin_protocol.is_some() {
+                    c.error(
+                        &up.key("pin_protocol"),
+                        "`pin_protocol` belongs to Kafka's rolling upgrades",
+                    );
+                }
+                Step::UpgradeConnect {
+                    to: u.to,
+                    timeout: c.duration(
+                        &up.key("node_timeout"),
+                        u.node_timeout.as_deref(),
+                        Duration::from_secs(180),
+                    ),
+                }
+            }
             StepKind::RollingUpgrade(u) => {
                 let up = sp.key("rolling_upgrade");
                 let kraft = topology.kraft(&stack);

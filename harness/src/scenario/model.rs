@@ -1142,6 +1142,11 @@ pub enum Step {
         offsets: SwitchOffsets,
         timeout: Duration,
     },
+    /// The Kafka Connect worker moves to Debezium `to` (a rolling upgrade of a one-worker group).
+    UpgradeConnect {
+        to: String,
+        timeout: Duration,
+    },
     /// Blue/green: producer `name`'s endpoint alias points to green from now on.
     SwitchProducer {
         name: String,
@@ -1220,6 +1225,9 @@ impl Step {
                     "switch consumer {name} to green ({} offsets)",
                     offsets.name()
                 )
+            }
+            Self::UpgradeConnect { to, .. } => {
+                format!("rolling upgrade of connect to Debezium {to}")
             }
             Self::SwitchProducer { name, ttl, .. } => {
                 format!(

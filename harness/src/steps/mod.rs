@@ -328,6 +328,9 @@ async fn run_one(
             offsets,
             timeout,
         } => load.switch_consumer(name, *offsets, *timeout).await,
+        Step::UpgradeConnect { to, timeout } => {
+            running.upgrade_connect(to, *timeout, progress).await
+        }
         Step::SwitchProducer {
             name,
             ttl,

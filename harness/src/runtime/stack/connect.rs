@@ -99,6 +99,140 @@ fn states(status: &serde_json::Value) -> (String, Vec<(String, Option<String>)>)
 }
 
 impl RunningStack {
+    /// Waits until connector `name` and its tasks run; a FAILED one is an error with its trace.
+    async fn wait_running(
+        &self,
+        port: u16,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(), StartError> {
+        let failed = |what: String, error: String| StartError::Connect {
+            what,
+            error: self.creds.redact(&error),
+        };
+        let status_path = format!("/connectors/{name}/status");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = call(port, Method::GET, &status_path, None).await;
+            let (connector, tasks) = match &seen {
+                Ok((200, body)) => states(&serde_json::from_str(body).unwrap_or_default()),
+                _ => ("?".into(), Vec::new()),
+            };
+            if let Some(trace) = tasks
+                .iter()
+                .find(|(s, _)| s == "FAILED")
+                .map(|(_, t)| t.clone().unwrap_or_default())
+                .or_else(|| (connector == "FAILED").then(String::new))
+            {
+                let trace: String = trace.lines().take(12).collect::<Vec<_>>().join("\n    ");
+                return Err(failed(
+                    format!("connector {name}"),
+                    format!("it FAILED:\n    {trace}"),
+                ));
+            }
+            if connector == "RUNNING"
+                && !tasks.is_empty()
+                && tasks.iter().all(|(s, _)| s == "RUNNING")
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(failed(
+                    format!("connector {name}"),
+                    format!(
+                        "not running within {}s (connector {connector}, tasks {:?})",
+                        timeout.as_secs(),
+                        tasks.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Replaces the worker with one of Debezium `to` (same group, same internal topics): the
+    /// connectors resume from the offsets the old one committed. Done when every connector and
+    /// task runs again; the evidence gives the release the worker reports before and after.
+    pub async fn upgrade_connect(
+        &self,
+        to: &str,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<(String, Vec<String>), (String, Vec<String>)> {
+        let (Some(spec), Some(port)) = (&self.stack.connect, self.connect_port) else {
+            return Err(("the stack has no connect".into(), vec![]));
+        };
+        let before = self
+            .connect_version()
+            .await
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        let node = NodeId::Connect(1);
+        let name = self.run.container(node);
+        let t0 = Instant::now();
+        progress.say(format!("stopping {node} ({before})"));
+        let err = |e: String| (self.creds.redact(&e), vec![format!("before: {before}")]);
+        self.run
+            .docker
+            .stop(&name, Duration::from_secs(60))
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let stopped = t0.elapsed().as_secs_f64();
+        super::logs::keep(&self.run.docker, &self.run.logs, &name, &node.to_string()).await;
+        self.run
+            .docker
+            .remove_container(&name)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let mut c = container(&self.run, &self.stack, port, &self.creds)
+            .ok_or_else(|| err("no connect container".into()))?;
+        c.image = format!("kafka-harness/connect:{to}");
+        progress.say(format!("starting {node} on Debezium {to}"));
+        create_and_start(&self.run, &c)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        self.wait_connect(timeout)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let answered = t0.elapsed().as_secs_f64();
+        let mut names = Vec::new();
+        for k in &spec.connectors {
+            names.push(k.name.clone());
+            if k.flat {
+                names.push(k.flat_name());
+            }
+        }
+        for n in &names {
+            self.wait_running(port, n, timeout)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+        }
+        let after = self
+            .connect_version()
+            .await
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        let evidence = vec![
+            format!("before: {before}; after: {after}"),
+            format!(
+                "worker stopped after {stopped:.1}s, answered after {answered:.1}s, {} connector(s) running after {:.1}s",
+                names.len(),
+                t0.elapsed().as_secs_f64()
+            ),
+        ];
+        if !after.contains(to.trim_end_matches(".Final")) {
+            return Err((
+                format!("connect-1 reports {after} after the upgrade to {to}"),
+                evidence,
+            ));
+        }
+        Ok((
+            format!(
+                "connect-1 runs {after}; {} connector(s) resumed",
+                names.len()
+            ),
+            evidence,
+        ))
+    }
+
     /// Ready = `GET /connectors` answers 200 (the worker joined its group and read its configs).
     pub(super) async fn wait_connect(&self, timeout: Duration) -> Result<(), StartError> {
         let Some(port) = self.connect_port else {
@@ -184,44 +318,7 @@ impl RunningStack {
                 }
                 Err(e) => return Err(failed(format!("submitting connector {}", name), e)),
             }
-            let status_path = format!("/connectors/{}/status", name);
-            let deadline = Instant::now() + spec.start_timeout;
-            loop {
-                let seen = call(port, Method::GET, &status_path, None).await;
-                let (connector, tasks) = match &seen {
-                    Ok((200, body)) => states(&serde_json::from_str(body).unwrap_or_default()),
-                    _ => ("?".into(), Vec::new()),
-                };
-                if let Some(trace) = tasks
-                    .iter()
-                    .find(|(s, _)| s == "FAILED")
-                    .map(|(_, t)| t.clone().unwrap_or_default())
-                    .or_else(|| (connector == "FAILED").then(String::new))
-                {
-                    let trace: String = trace.lines().take(12).collect::<Vec<_>>().join("\n    ");
-                    return Err(failed(
-                        format!("connector {}", name),
-                        format!("it FAILED:\n    {trace}"),
-                    ));
-                }
-                if connector == "RUNNING"
-                    && !tasks.is_empty()
-                    && tasks.iter().all(|(s, _)| s == "RUNNING")
-                {
-                    break;
-                }
-                if Instant::now() >= deadline {
-                    return Err(failed(
-                        format!("connector {}", name),
-                        format!(
-                            "not running within {}s (connector {connector}, tasks {:?})",
-                            spec.start_timeout.as_secs(),
-                            tasks.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>()
-                        ),
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+            self.wait_running(port, name, spec.start_timeout).await?;
             progress.say(format!(
                 "connector {} runs: table(s) {} to {}",
                 name,
