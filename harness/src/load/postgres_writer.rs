@@ -105,15 +105,7 @@ pub struct WriterTask {
 
 impl WriterTask {
     fn note_error(&self, stats: &mut WriterStats, error: String) {
-        if let Some(e) = stats.errors.iter_mut().find(|e| e.error == error) {
-            e.count += 1;
-        } else if stats.errors.len() < 20 {
-            stats.errors.push(TimedError {
-                at_s: self.epoch.elapsed().as_secs_f64(),
-                error,
-                count: 1,
-            });
-        }
+        super::producer::note_error(&mut stats.errors, self.epoch, error);
     }
 
     async fn connect(&self, stats: &mut WriterStats) -> Option<tokio_postgres::Client> {

@@ -527,15 +527,21 @@ impl ProducerTask {
     }
 
     fn note_error(&self, stats: &mut ProducerStats, error: String) {
-        if let Some(e) = stats.errors.iter_mut().find(|e| e.error == error) {
-            e.count += 1;
-        } else if stats.errors.len() < 20 {
-            stats.errors.push(TimedError {
-                at_s: self.epoch.elapsed().as_secs_f64(),
-                error,
-                count: 1,
-            });
-        }
+        note_error(&mut stats.errors, self.epoch, error);
+    }
+}
+
+/// Counts `error` among the distinct errors seen (the first 20 kinds, each with when it was
+/// first seen and how often).
+pub(crate) fn note_error(errors: &mut Vec<TimedError>, epoch: Instant, error: String) {
+    if let Some(e) = errors.iter_mut().find(|e| e.error == error) {
+        e.count += 1;
+    } else if errors.len() < 20 {
+        errors.push(TimedError {
+            at_s: epoch.elapsed().as_secs_f64(),
+            error,
+            count: 1,
+        });
     }
 }
 

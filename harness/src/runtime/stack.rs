@@ -1223,6 +1223,34 @@ async fn create_and_start(run: &Run, spec: &ContainerSpec) -> Result<(), DockerE
     run.docker.start(&spec.name).await
 }
 
+/// The container of one of the data platform's services (the harness's own image, its own user
+/// owning the files): on the run's network under its node name, `port` of the container published
+/// on 127.0.0.1:`host_port`, a data volume at `data_dir` when it keeps state.
+fn service_container(
+    run: &Run,
+    node: NodeId,
+    image: &ImageRef,
+    cmd: &str,
+    data_dir: Option<&str>,
+    (host_port, port): (u16, u16),
+    files: Vec<crate::components::ConfigFile>,
+) -> ContainerSpec {
+    ContainerSpec {
+        name: run.container(node),
+        alias: node.to_string(),
+        image: image.reference().to_owned(),
+        cmd: vec![cmd.to_owned()],
+        env: Vec::new(),
+        labels: run.labels(Some(&node.to_string())),
+        network: run.network(),
+        volume: data_dir.map(|d| (format!("{}-data", run.container(node)), d.to_owned())),
+        publish: vec![(host_port, port)],
+        user: None,
+        files,
+        files_owner: owner(Flavor::Harness),
+    }
+}
+
 /// Upstream images run as root so the data volumes are writable whatever their own user is.
 fn run_as(flavor: Flavor) -> Option<String> {
     (flavor != Flavor::Harness).then(|| "0".to_owned())

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use super::{create_and_start, owner, wait_until, Run, RunningStack, StartError};
+use super::{create_and_start, service_container, wait_until, Run, RunningStack, StartError};
 use crate::components::clickhouse;
 use crate::progress::Progress;
 use crate::runtime::docker::ContainerSpec;
-use crate::scenario::{Flavor, NodeId, Stack};
+use crate::scenario::{NodeId, Stack};
 use crate::secrets::Credentials;
 
 pub(super) fn container(
@@ -18,24 +18,15 @@ pub(super) fn container(
     creds: &Credentials,
 ) -> Option<ContainerSpec> {
     let spec = stack.clickhouse.as_ref()?;
-    let node = NodeId::ClickHouse(1);
-    Some(ContainerSpec {
-        name: run.container(node),
-        alias: node.to_string(),
-        image: spec.image.reference().to_owned(),
-        cmd: vec!["clickhouse-run".into()],
-        env: Vec::new(),
-        labels: run.labels(Some(&node.to_string())),
-        network: run.network(),
-        volume: Some((
-            format!("{}-data", run.container(node)),
-            "/var/lib/clickhouse".into(),
-        )),
-        publish: vec![(port, clickhouse::HTTP_PORT)],
-        user: None,
-        files: clickhouse::config_files(spec, creds),
-        files_owner: owner(Flavor::Harness),
-    })
+    Some(service_container(
+        run,
+        NodeId::ClickHouse(1),
+        &spec.image,
+        "clickhouse-run",
+        Some("/var/lib/clickhouse"),
+        (port, clickhouse::HTTP_PORT),
+        clickhouse::config_files(spec, creds),
+    ))
 }
 
 /// A client of the HTTP interface published on 127.0.0.1:`port`, as the default user. RowBinary

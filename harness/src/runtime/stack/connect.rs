@@ -10,11 +10,11 @@ use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::{create_and_start, owner, wait_until, Run, RunningStack, StartError};
+use super::{create_and_start, service_container, wait_until, Run, RunningStack, StartError};
 use crate::components::connect;
 use crate::progress::Progress;
 use crate::runtime::docker::ContainerSpec;
-use crate::scenario::{Flavor, NodeId, Stack};
+use crate::scenario::{NodeId, Stack};
 use crate::secrets::Credentials;
 
 /// The worker's container, its REST port published on 127.0.0.1:`port`.
@@ -25,24 +25,20 @@ pub(super) fn container(
     creds: &Credentials,
 ) -> Option<ContainerSpec> {
     let spec = stack.connect.as_ref()?;
-    let node = NodeId::Connect(1);
-    Some(ContainerSpec {
-        name: run.container(node),
-        alias: node.to_string(),
-        image: spec.image.reference().to_owned(),
-        cmd: vec!["connect-run".into()],
-        env: vec![(
-            "KAFKA_HEAP_OPTS".into(),
-            format!("-Xmx{} -Xms64m -XX:TieredStopAtLevel=1", spec.heap),
-        )],
-        labels: run.labels(Some(&node.to_string())),
-        network: run.network(),
-        volume: None,
-        publish: vec![(port, connect::REST_PORT)],
-        user: None,
-        files: connect::config_files(stack, creds),
-        files_owner: owner(Flavor::Harness),
-    })
+    let mut c = service_container(
+        run,
+        NodeId::Connect(1),
+        &spec.image,
+        "connect-run",
+        None,
+        (port, connect::REST_PORT),
+        connect::config_files(stack, creds),
+    );
+    c.env = vec![(
+        "KAFKA_HEAP_OPTS".into(),
+        format!("-Xmx{} -Xms64m -XX:TieredStopAtLevel=1", spec.heap),
+    )];
+    Some(c)
 }
 
 /// One REST call: the status and the body.

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use super::{owner, wait_until, Run, RunningStack, StartError};
+use super::{service_container, wait_until, Run, RunningStack, StartError};
 use crate::components::postgres;
 use crate::progress::Progress;
 use crate::runtime::docker::ContainerSpec;
-use crate::scenario::{Flavor, NodeId, Stack, POSTGRES_DB, POSTGRES_USER};
+use crate::scenario::{NodeId, Stack, POSTGRES_DB, POSTGRES_USER};
 use crate::secrets::Credentials;
 
 /// The container of `postgres-1`, its port published on 127.0.0.1:`port`.
@@ -19,25 +19,16 @@ pub(super) fn container(
     creds: &Credentials,
 ) -> Option<ContainerSpec> {
     let spec = stack.postgres.as_ref()?;
-    let node = NodeId::Postgres(1);
-    Some(ContainerSpec {
-        name: run.container(node),
-        alias: node.to_string(),
-        image: spec.image.reference().to_owned(),
-        cmd: vec!["postgres-run".into()],
-        env: Vec::new(),
-        labels: run.labels(Some(&node.to_string())),
-        network: run.network(),
-        volume: Some((
-            format!("{}-data", run.container(node)),
-            "/var/lib/postgresql".into(),
-        )),
-        publish: vec![(port, postgres::PORT)],
-        // The image runs as its postgres user (the harness's uid), which owns the files.
-        user: None,
-        files: postgres::config_files(spec, creds),
-        files_owner: owner(Flavor::Harness),
-    })
+    // The image runs as its postgres user (the harness's uid), which owns the files.
+    Some(service_container(
+        run,
+        NodeId::Postgres(1),
+        &spec.image,
+        "postgres-run",
+        Some("/var/lib/postgresql"),
+        (port, postgres::PORT),
+        postgres::config_files(spec, creds),
+    ))
 }
 
 /// How the harness reaches `database` as the superuser.
