@@ -97,7 +97,7 @@ pub fn config_files(spec: &ClickHouseSpec, creds: &Credentials) -> Vec<ConfigFil
 /// The statements that create `t`'s tables, in order: the base table, the Kafka engine table
 /// (reading from the earliest offset its group has not committed), the view between them.
 pub fn ddl(stack: &Stack, t: &ClickHouseTable) -> Vec<String> {
-    let bootstrap = super::registry::bootstrap(stack);
+    let bootstrap = super::internal_bootstrap(stack);
     let name = &t.name;
     let filter = t
         .view_where

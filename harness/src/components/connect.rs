@@ -107,7 +107,7 @@ pub fn worker_properties(stack: &Stack, creds: &Credentials) -> String {
          plugin.discovery=service_load\n\
          config.providers=file\n\
          config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n",
-        bootstrap = super::registry::bootstrap(stack),
+        bootstrap = super::internal_bootstrap(stack),
         host = crate::scenario::NodeId::Connect(1),
     );
     for prefix in ["", "producer.", "consumer.", "admin."] {

@@ -10,23 +10,15 @@
 //! early. Heartbeats are off (they would make a green->blue herder write onto blue) and so is ACL
 //! sync (the stack gives both clusters their ACLs).
 
-use super::kafka::{tool, INTERNAL_PORT, SCRAM};
+use super::kafka::{tool, SCRAM};
 use super::{ConfigFile, CONFIG_DIR};
-use crate::scenario::{Flavor, NodeId, Stack, ADMIN_USER};
+use crate::scenario::{Flavor, Stack, ADMIN_USER};
 use crate::secrets::Credentials;
 
 pub const PROPERTIES_FILE: &str = "mm2.properties";
 /// The line MirrorMaker's source task logs once it replicates, e.g. `... replicating 6
 /// topic-partitions blue->green: [orders-0, ...]`.
 pub const REPLICATING: &str = "topic-partitions blue->green";
-
-/// `host:port,...` of a cluster's brokers on the docker network.
-fn bootstrap(stack: &Stack) -> String {
-    (1..=stack.kafka.brokers)
-        .map(|n| format!("{}:{INTERNAL_PORT}", stack.host(NodeId::Kafka(n))))
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// A regex list matching exactly these names (MirrorMaker's `topics` and `groups` are regexes).
 fn exactly(names: &[String]) -> String {
@@ -52,8 +44,8 @@ pub fn properties(
     let rf = green.kafka.brokers.min(3);
     let mut out = format!(
         "# rendered by kafka-harness: MirrorMaker 2, blue -> green\nclusters=blue,green\nblue.bootstrap.servers={}\ngreen.bootstrap.servers={}\n",
-        bootstrap(blue),
-        bootstrap(green)
+        super::internal_bootstrap(blue),
+        super::internal_bootstrap(green)
     );
     for cluster in ["blue", "green"] {
         out.push_str(&format!(

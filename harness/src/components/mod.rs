@@ -12,6 +12,21 @@ pub mod zookeeper;
 /// Where the harness copies rendered configuration inside every container.
 pub const CONFIG_DIR: &str = "/etc/kafka-harness";
 
+/// The brokers' INTERNAL (SASL) listeners as the stack's other containers reach them: its
+/// registry, MirrorMaker, Connect and ClickHouse.
+pub(crate) fn internal_bootstrap(stack: &crate::scenario::Stack) -> String {
+    (1..=stack.kafka.brokers)
+        .map(|n| {
+            format!(
+                "{}:{}",
+                stack.host(crate::scenario::NodeId::Kafka(n)),
+                kafka::INTERNAL_PORT
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A file placed into a container before it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFile {

@@ -119,13 +119,6 @@ pub fn kafka_user(spec: &RegistrySpec) -> User {
     }
 }
 
-pub(super) fn bootstrap(stack: &Stack) -> String {
-    (1..=stack.kafka.brokers)
-        .map(|n| format!("{}:{INTERNAL_PORT}", NodeId::Kafka(n)))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn jaas(creds: &Credentials) -> String {
     let password = creds
         .password(REGISTRY_USER)
@@ -157,7 +150,7 @@ pub fn render_apicurio_properties(stack: &Stack, creds: &Credentials) -> String 
          apicurio.kafka.common.security.protocol=SASL_PLAINTEXT\n\
          apicurio.kafka.common.sasl.mechanism={SCRAM}\n\
          apicurio.kafka.common.sasl.jaas.config={}\n",
-        bootstrap(stack),
+        super::internal_bootstrap(stack),
         jaas(creds)
     ));
     out
